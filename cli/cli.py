@@ -1,0 +1,217 @@
+"""The ``stancewire`` command: a thin table over importable functions.
+
+Each sub-command parses its flags and calls one function of ``model/``, ``training/``, ``eval/``
+or ``serve/``; user errors print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from stancewire import __version__
+from stancewire.model.errors import StancewireError
+
+DEFAULT_MODEL = "models/default"
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from stancewire.training.config import TrainConfig
+    from stancewire.training.finetune import train
+
+    overrides = {
+        "data": tuple(args.data) if args.data else None,
+        "out": args.out,
+        "base": args.base,
+        "epochs": args.epochs,
+        "seed": args.seed,
+        "lr": args.lr,
+        "batch_size": args.batch_size,
+        "max_length": args.max_length,
+        "input_format": args.input_format,
+        "max_steps": args.max_steps,
+        "bf16": args.bf16,
+        "device": args.device,
+    }
+    if args.config:
+        cfg = TrainConfig.from_yaml(args.config, **overrides)
+    else:
+        cfg = TrainConfig(**{k: v for k, v in overrides.items() if v is not None})
+    out = train(cfg, progress=not args.quiet)
+    metrics = json.loads((out / "metrics.json").read_text())
+    test = metrics.get("test") or metrics.get("dev")
+    summary = f"saved {out}"
+    if test:
+        summary += f"  held-out macro-F1 {test['macro_f1']:.3f} (n={test['n']})"
+    _out(summary + f"  training {metrics['train_seconds']:.0f}s")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from stancewire.eval.run import evaluate, format_report
+
+    report = evaluate(args.model, args.data, split=args.split, device=args.device, batch_size=args.batch_size)
+    _out(json.dumps(report, ensure_ascii=False) if args.json else format_report(report))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from stancewire.model import QuoteExtractor, StanceEngine, StancePipeline
+    from stancewire.serve.schemas import stance_response
+
+    if (args.text is None) == (args.file is None):
+        raise StancewireError("give exactly one of --text TEXT or --file PATH")
+    text = args.text if args.text is not None else Path(args.file).read_text(encoding="utf-8")
+    pipeline = StancePipeline(QuoteExtractor(), StanceEngine.load(args.model, device=args.device))
+    results = pipeline.analyze(text, args.target, abstain_below=args.abstain_below)
+    response = stance_response(results, args.target, pipeline.engine.version)
+    if args.json:
+        _out(response.model_dump_json(indent=2))
+        return 0
+    for st in response.statements:
+        _out(f"[{st.kind}] {st.speaker or '?'} ({st.cue or '-'}): {st.text}")
+        for stance in st.stances:
+            flag = " (uncertain)" if stance.abstained else ""
+            _out(f"    {stance.label:<9} {stance.confidence:.2f}{flag}  {stance.target}")
+    if not response.statements:
+        _out("no quoted or reported statements found")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from stancewire.serve.batch import score_archive
+
+    summary = score_archive(
+        args.model,
+        args.input,
+        args.targets,
+        args.output,
+        batch_size=args.batch_size,
+        device=args.device,
+        progress=not args.quiet,
+    )
+    _out(json.dumps(summary))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+    from stancewire.serve.app import create_app
+    from stancewire.serve.settings import Settings
+
+    settings = Settings(model_dir=args.model, device=args.device)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_data_check(args: argparse.Namespace) -> int:
+    from stancewire.training.check import check_files, format_check
+
+    report = check_files(args.files)
+    _out(json.dumps(report, ensure_ascii=False, indent=2) if args.json else format_check(report))
+    return 0 if report["ok"] else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stancewire", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"stancewire {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="fine-tune a model on labeled pairs")
+    p.add_argument("--data", action="append", help="labeled JSONL/CSV file or directory (repeatable)")
+    p.add_argument("--out", default=None, help=f"model directory to write (default {DEFAULT_MODEL})")
+    p.add_argument("--base", default=None, help="start from this model directory (default: all-MiniLM-L6-v2)")
+    p.add_argument("--config", default=None, help="YAML file of training settings (flags override it)")
+    p.add_argument("--epochs", type=float, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--max-length", type=int, default=None)
+    p.add_argument("--input-format", default=None)
+    p.add_argument("--max-steps", type=int, default=None, help="stop after N steps (smoke tests)")
+    p.add_argument("--bf16", action="store_true", default=None, help="train under bf16 autocast")
+    p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"])
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="metrics of a model on labeled data")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--data", action="append", required=True, help="labeled file or directory (repeatable)")
+    p.add_argument(
+        "--split", choices=["train", "dev", "test"], default=None, help="only this split of the data"
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--batch-size", type=int, default=64)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("predict", help="statements, speakers and stances of one text")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--text", default=None)
+    p.add_argument("--file", default=None)
+    p.add_argument("--target", action="append", required=True, help="target proposition (repeatable)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--abstain-below", type=float, default=0.0, help="mark predictions below this confidence")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("score", help="score a JSONL archive of articles against a target file")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--input", required=True, help="JSONL (or .jsonl.gz) of articles with id and text")
+    p.add_argument("--targets", required=True, help="text file, one target proposition per line")
+    p.add_argument("--output", required=True, help="JSONL file of statement x target rows")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("serve", help="run the HTTP API")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("data", help="labeled-data tools")
+    data_sub = p.add_subparsers(dest="data_command", required=True)
+    q = data_sub.add_parser("check", help="schema, labels, duplicates and split leaks of labeled files")
+    q.add_argument("files", nargs="+")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_data_check)
+    return parser
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "train": cmd_train,
+    "eval": cmd_eval,
+    "predict": cmd_predict,
+    "score": cmd_score,
+    "serve": cmd_serve,
+    "data check": cmd_data_check,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        result: Any = args.func(args)
+        return int(result)
+    except StancewireError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130

@@ -1,0 +1,3 @@
+"""stancewire.eval"""
+
+from __future__ import annotations

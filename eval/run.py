@@ -1,0 +1,78 @@
+"""The evaluation runner: score a labeled set with the engine, compute the report, print it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stancewire.eval.metrics import classification_report
+from stancewire.model.engine import StanceEngine
+from stancewire.model.labels import LABELS
+from stancewire.training.data import Example, load_examples, split_examples
+
+
+def evaluate_examples(
+    engine: StanceEngine, examples: Sequence[Example], batch_size: int = 64, bootstrap: int = 1000
+) -> dict[str, Any]:
+    """Score ``examples`` and return the metrics, with throughput."""
+    started = time.perf_counter()
+    probs = engine.predict_proba([e.pair for e in examples], batch_size=batch_size)
+    elapsed = time.perf_counter() - started
+    report = classification_report([e.label for e in examples], probs, bootstrap=bootstrap)
+    report["samples_per_second"] = len(examples) / elapsed if elapsed > 0 else None
+    report["model_version"] = engine.version
+    return report
+
+
+def evaluate(
+    model_dir: str | Path,
+    data: Sequence[str | Path],
+    split: str | None = None,
+    device: str = "auto",
+    batch_size: int = 64,
+    bootstrap: int = 1000,
+) -> dict[str, Any]:
+    """Evaluate a model directory on labeled files (optionally only one split of them)."""
+    engine = StanceEngine.load(model_dir, device=device)
+    examples = load_examples(data)
+    if split:
+        examples = split_examples(examples)[split]
+    report = evaluate_examples(engine, examples, batch_size=batch_size, bootstrap=bootstrap)
+    report["data"] = [str(d) for d in data]
+    report["split"] = split or "all"
+    return report
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """A plain-text table of a report, for people."""
+    lines = [
+        f"n={report['n']}  accuracy={report['accuracy']:.3f}  macro-F1={report['macro_f1']:.3f}"
+        + (
+            f"  (95% CI {report['ci95']['macro_f1'][0]:.3f}–{report['ci95']['macro_f1'][1]:.3f})"
+            if "ci95" in report
+            else ""
+        )
+        + f"  ECE={report['ece']:.3f}",
+        "",
+        f"{'label':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}",
+    ]
+    for label in LABELS:
+        row = report["per_class"][label]
+        lines.append(
+            f"{label:<10}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['f1']:>10.3f}{row['support']:>10d}"
+        )
+    lines += [
+        "",
+        "confusion (rows: gold, columns: predicted)",
+        " " * 10 + "".join(f"{x:>10}" for x in LABELS),
+    ]
+    for label, row in zip(LABELS, report["confusion"]["matrix"], strict=True):
+        lines.append(f"{label:<10}" + "".join(f"{v:>10d}" for v in row))
+    return "\n".join(lines)
+
+
+def confusion_array(report: dict[str, Any]) -> np.ndarray:
+    return np.array(report["confusion"]["matrix"])

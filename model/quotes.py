@@ -1,0 +1,429 @@
+"""Find quoted and reported statements in news text and attribute them to speakers.
+
+A rule-based extractor, built for the conventions of wire copy:
+
+1. **Quotes** are found first, as balanced pairs of marks (straight and curly double quotes,
+   « guillemets », „German“ marks), including quotes that run over several paragraphs (an opening
+   mark at each paragraph, the closing mark only at the last).
+2. **Sentences** are split around them: a boundary never falls inside a quote, so a quote of
+   several sentences stays with its attribution.
+3. Each sentence is read for **attribution**: a quote at the start of a sentence followed by
+   ``said the official`` / ``the official said``, or preceded by ``X said:``, is a *direct* quote;
+   short quotes inside a sentence with a cue verb make the sentence a *partial* statement; quotes
+   in a sentence with no cue verb are scare quotes and ignored; a sentence with a cue verb and a
+   speaker but no quote is *reported* speech.
+4. **Speakers** are the subjects of cue verbs, as written; pronouns and definite descriptions
+   ("he", "the official", "the ministry") are resolved to the most recent earlier speaker with the
+   same head word, which becomes the canonical ``speaker`` (the mention is kept too).
+
+It is deterministic, never raises on any string, and every span indexes the input exactly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from stancewire.model.types import Statement
+
+# Closing marks accepted for each opening mark.
+QUOTE_MARKS: dict[str, str] = {"“": "”", "„": "“”", "«": "»", '"': '"'}
+
+CUE_VERBS: frozenset[str] = frozenset(
+    """say says said tell tells told add adds added stated stress stresses stressed
+    insist insists insisted deny denies denied reject rejects rejected dismiss dismisses dismissed
+    refute refutes refuted confirm confirms confirmed acknowledge acknowledges acknowledged admit
+    admits admitted announce announces announced claimed warn warns warned threaten threatens
+    threatened vow vows vowed pledged promised accuse accuses accused
+    condemn condemns condemned denounce denounces denounced criticise criticises criticised criticize
+    criticizes criticized slam slams slammed blast blasts blasted decry decries decried
+    called urge urges urged demanded argue argues argued noted writes
+    wrote tweeted posted declare declares declared assert asserts asserted
+    maintain maintains maintained reaffirm reaffirms reaffirmed reiterate reiterates reiterated
+    express expresses expressed describe describes described labelled labeled
+    branded dubbed allege alleges alleged apologise apologises apologised apologize
+    apologizes apologized blame blames blamed blaming indicate indicates indicated suggest suggests
+    suggested explain explains explained replied respond responds responded
+    countered concede concedes conceded predict predicts predicted
+    estimated reported charged complain complains complained
+    protested mock mocks mocked ridicule ridiculed hail hails hailed praise praises praised
+    welcome welcomes welcomed caution cautions cautioned""".split()
+)
+
+PRONOUNS: frozenset[str] = frozenset({"he", "she", "they", "it", "we", "i"})
+DETERMINERS: frozenset[str] = frozenset(
+    """the a an its his her their our this that these those one two three four five several some
+    many both all another other senior local top former""".split()
+)
+PREPOSITIONS: frozenset[str] = frozenset(
+    """in on at for from with by amid during after before of to into over under about against
+    between without within through across via per than like""".split()
+)
+ABBREVIATIONS: frozenset[str] = frozenset(
+    """mr mrs ms dr gen lt col sgt capt cmdr adm maj st jr sr gov sen rep prof inc corp co ltd vs
+    etc no jan feb mar apr jun jul aug sep sept oct nov dec u.s u.n u.k e.u p.m a.m rev fig approx""".split()
+)
+DAYS = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+# Adverbials that sit between a subject and its cue verb ("officials earlier this month confirmed").
+TRAILING_ADVERBIAL = re.compile(
+    r"(?:\s+(?:has|have|had|also|again|later|earlier|previously|repeatedly|already|further|even|then|"
+    r"once|publicly|privately|flatly|strongly|firmly|angrily|quickly|immediately|recently|today|"
+    r"yesterday|tonight|separately|initially|reportedly|officially|now|still|however|too|"
+    rf"on {DAYS}|{DAYS}|(?:on|last|this|next|earlier this|later this|late last|early this) "
+    rf"(?:{DAYS}|week|month|year|weekend|morning|afternoon|evening)|in a statement|in an interview|"
+    r"in a post|on social media|on Twitter|on X|on Facebook|on Telegram|in a letter|in a speech))+$"
+)
+LEADING_FILLER = re.compile(r"^(?:But|And|However|Meanwhile|Still|Yet|Also|So|Now|Instead)\s+")
+CLAUSE_BREAK = re.compile(
+    r"[,;:()\[\]–—]|\s-\s|\b(?:that|after|when|while|as|because|since|although|though|but|where|"
+    r"whereas|if|before|until|whom|whose|which|who)\b"
+)
+WORD = re.compile(r"[\w’'.-]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A span between quotation marks: ``open`` and ``close`` index the marks themselves."""
+
+    open: int
+    close: int
+    parts: tuple[tuple[int, int], ...]  # content spans, one per paragraph
+
+
+@dataclass
+class _Speaker:
+    canonical: str
+    mention: str
+    head: str
+
+
+def find_quotes(text: str) -> list[Quote]:
+    """Find balanced quotation marks; unbalanced marks are skipped, never guessed."""
+    quotes: list[Quote] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        closers = QUOTE_MARKS.get(ch)
+        if closers is None or (ch == '"' and i + 1 < n and text[i + 1].isspace() and i > 0):
+            i += 1
+            continue
+        parts: list[tuple[int, int]] = []
+        start, j, closed = i + 1, i + 1, False
+        while j < n:
+            c = text[j]
+            if c in closers:
+                parts.append((start, j))
+                closed = True
+                break
+            if c == "\n":
+                # A quote may run on to the next paragraph only if that paragraph reopens it.
+                k = j
+                while k < n and text[k].isspace():
+                    k += 1
+                if k < n and text[k] == ch and text[j:k].count("\n") >= 1:
+                    parts.append((start, j))
+                    start = j = k + 1
+                    continue
+                break
+            j += 1
+        if closed:
+            quotes.append(Quote(i, j, tuple(parts)))
+            i = j + 1
+        else:
+            i += 1
+    return quotes
+
+
+def split_sentences(text: str, quotes: list[Quote]) -> list[tuple[int, int]]:
+    """Sentence spans of ``text``; a boundary never falls inside a quote."""
+    inside = bytearray(len(text) + 1)
+    for q in quotes:
+        for k in range(q.open + 1, q.close):
+            inside[k] = 1
+    spans: list[tuple[int, int]] = []
+    start, i, n = 0, 0, len(text)
+
+    def close_at(end: int) -> None:
+        nonlocal start
+        if text[start:end].strip():
+            spans.append((start, end))
+        start = end
+
+    while i < n:
+        ch = text[i]
+        if ch == "\n" and not inside[i]:
+            close_at(i)
+            i += 1
+            continue
+        if ch in ".!?" and (not inside[i] or _quote_ends_after(text, quotes, i)):
+            end = i + 1
+            while end < n and text[end] in "”»\"’'":
+                end += 1
+            k = end
+            while k < n and text[k] in " \t":
+                k += 1
+            if (
+                (k == n or k > end)
+                and (k == n or _starts_sentence(text[k]))
+                and not _is_abbreviation(text, i)
+            ):
+                close_at(end)
+                i = end
+                continue
+        i += 1
+    close_at(n)
+    return [_trim(text, s, e) for s, e in spans]
+
+
+def _quote_ends_after(text: str, quotes: list[Quote], i: int) -> bool:
+    """True if the quote containing ``i`` closes right after this punctuation mark."""
+    return i + 1 < len(text) and any(q.close == i + 1 for q in quotes)
+
+
+def _starts_sentence(ch: str) -> bool:
+    return ch.isupper() or ch.isdigit() or ch in "“„«\"‘'(["
+
+
+def _is_abbreviation(text: str, i: int) -> bool:
+    if text[i] != ".":
+        return False
+    m = re.search(r"([\w.]+)$", text[max(0, i - 12) : i])
+    if not m:
+        return False
+    word = m.group(1).lower()
+    return word in ABBREVIATIONS or (len(word) == 1 and word.isalpha()) or word.rstrip(".") in ABBREVIATIONS
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+class QuoteExtractor:
+    """Extract every quoted or reported statement of a text, with its speaker.
+
+    Example:
+        >>> ex = QuoteExtractor()
+        >>> [s.speaker for s in ex.extract('“We never sold arms,” the ministry said.')]
+        ['the ministry']
+    """
+
+    def __init__(self, max_speaker_words: int = 12) -> None:
+        self.max_speaker_words = max_speaker_words
+
+    def extract(self, text: str) -> list[Statement]:
+        """Return the statements of ``text`` in reading order."""
+        quotes = find_quotes(text)
+        speakers: list[_Speaker] = []
+        statements: list[Statement] = []
+        prev_sentence = ""
+        last_statement_sentence = -2
+        for n, (s, e) in enumerate(split_sentences(text, quotes)):
+            inner = [q for q in quotes if s <= q.open and q.close < e]
+            found = self._read_sentence(text, s, e, inner, speakers)
+            if not found and inner and _is_bare_quote(text, s, e, inner) and last_statement_sentence == n - 1:
+                # A quote standing alone right after a statement continues that speaker's words.
+                prev = statements[-1]
+                found = [_direct(text, inner, prev.speaker_mention, prev.speaker, None, prev_sentence)]
+            for st in found:
+                statements.append(st)
+                last_statement_sentence = n
+            prev_sentence = text[s:e]
+        return statements
+
+    # -- one sentence ----------------------------------------------------------------------------
+
+    def _read_sentence(
+        self, text: str, s: int, e: int, inner: list[Quote], speakers: list[_Speaker]
+    ) -> list[Statement]:
+        context = text[s:e]
+        direct = self._direct_quotes(text, s, e, inner, speakers)
+        if direct:
+            return direct
+        attribution = self._sentence_attribution(text, s, e, inner)
+        if attribution is None:
+            return []  # no cue verb with a speaker: narration, or scare quotes only
+        mention, cue = attribution
+        canonical = self._resolve(mention, speakers)
+        kind = "partial" if inner else "reported"
+        start, end = _trim(text, s, e)
+        return [Statement(text[start:end], start, end, kind, canonical, mention, cue, context)]
+
+    def _direct_quotes(
+        self, text: str, s: int, e: int, inner: list[Quote], speakers: list[_Speaker]
+    ) -> list[Statement]:
+        """Quotes that open the sentence (attribution after) or follow ``X said:`` (before)."""
+        if not inner:
+            return []
+        first = inner[0]
+        before = text[s : first.open]
+        mention = cue = None
+        group: list[Quote] = []
+        if not before.strip(" \t-–—"):
+            # “...,” said the official / “...,” the official said[, “... continued.”]
+            group = [first]
+            after_end = inner[1].open if len(inner) > 1 else e
+            found = self._postposed(text[first.close + 1 : after_end])
+            if found:
+                mention, cue = found
+                if len(inner) > 1 and _only_attribution(text[first.close + 1 : inner[1].open]):
+                    group.append(inner[1])
+            elif len(inner) == 1 and not text[first.close + 1 : e].strip(" .,!?;:"):
+                return []  # a bare quote: the caller decides whose it is
+            else:
+                return []
+        else:
+            found = self._preposed(before)
+            if not found:
+                return []
+            mention, cue = found
+            group = [first]
+        if mention is None:
+            return []
+        canonical = self._resolve(mention, speakers)
+        return [_direct(text, group, mention, canonical, cue, text[s:e])]
+
+    def _postposed(self, after: str) -> tuple[str, str] | None:
+        """``said the official`` / ``the official said`` / ``Ana Ruiz, the minister, said`` after a quote."""
+        after = after.lstrip(" ,\t")
+        window = re.match(r"[^.;:!?“”\"«»]{1,160}", after)
+        if not window:
+            return None
+        words = list(WORD.finditer(window.group(0)))
+        if words and words[0].group(0).lower() in CUE_VERBS:
+            clause = window.group(0)[words[0].end() :].split(",")[0]
+            speaker = self._clean_speaker(clause)
+            return (speaker, words[0].group(0)) if speaker else None
+        for w in words[1:]:
+            if w.group(0).lower() in CUE_VERBS:
+                # An apposition ("Ana Ruiz, the minister, said") names the speaker before its comma.
+                speaker = self._clean_speaker(window.group(0)[: w.start()].split(",")[0])
+                return (speaker, w.group(0)) if speaker else None
+        return None
+
+    def _preposed(self, before: str) -> tuple[str, str] | None:
+        """``The minister said:`` / ``He told reporters,`` right before the quote."""
+        tail = re.search(r"[:,]\s*$", before)
+        if not tail:
+            return None
+        for w in reversed(list(WORD.finditer(before[max(0, tail.start() - 40) : tail.start()]))):
+            if w.group(0).lower() in CUE_VERBS:
+                offset = max(0, tail.start() - 40)
+                speaker = self._subject(before[: offset + w.start()])
+                return (speaker, w.group(0)) if speaker else None
+        return None
+
+    def _sentence_attribution(self, text: str, s: int, e: int, inner: list[Quote]) -> tuple[str, str] | None:
+        """Speaker and cue of a reported or partial-quote sentence, or None."""
+        sentence = text[s:e]
+        masked = _mask_quotes(sentence, [(q.open - s, q.close - s) for q in inner])
+        # "..., the ministry said." at the end names the source of the whole sentence.
+        tail = re.search(r",\s*([^,;:]{2,80}?)\s+(\w+)\s*[.!?]?\s*[”\"»]?\s*$", masked)
+        if tail and tail.group(2).lower() in CUE_VERBS:
+            speaker = self._clean_speaker(tail.group(1))
+            if speaker:
+                return speaker, tail.group(2)
+        tail = re.search(r",\s*(\w+)\s+([^,;:]{2,80}?)\s*[.!?]?\s*$", masked)
+        if tail and tail.group(1).lower() in CUE_VERBS:
+            speaker = self._clean_speaker(tail.group(2))
+            if speaker:
+                return speaker, tail.group(1)
+        m = re.search(r"\baccording to\s+([^,;:.]{2,80})", masked)
+        for word in WORD.finditer(masked):
+            if word.group(0).lower() not in CUE_VERBS or word.group(0)[0].isupper():
+                continue
+            if m and m.start() < word.start():
+                break
+            speaker = self._subject(masked[: word.start()])
+            if speaker:
+                return speaker, word.group(0)
+        if m:
+            speaker = self._clean_speaker(m.group(1))
+            if speaker:
+                return speaker, "according to"
+        return None
+
+    # -- speakers --------------------------------------------------------------------------------
+
+    def _subject(self, left: str) -> str | None:
+        """The noun phrase right before a cue verb: the last clause chunk, minus adverbials."""
+        chunks = CLAUSE_BREAK.split(left)
+        for chunk in reversed(chunks):
+            speaker = self._clean_speaker(chunk)
+            if speaker:
+                return speaker
+            if chunk.strip():
+                return None  # the nearest chunk is not a noun phrase: no subject
+        return None
+
+    def _clean_speaker(self, raw: str) -> str | None:
+        speaker = raw.strip(' \t\n,;:-–—"“”«»')
+        previous = None
+        while previous != speaker:
+            previous = speaker
+            speaker = TRAILING_ADVERBIAL.sub("", speaker).strip()
+            speaker = LEADING_FILLER.sub("", speaker).strip()
+        words = speaker.split()
+        if not words or len(words) > self.max_speaker_words:
+            return None
+        first = words[0]
+        if first.lower() in PRONOUNS and len(words) == 1:
+            return first
+        if first.lower() in PREPOSITIONS or words[-1].lower() in DETERMINERS | PREPOSITIONS:
+            return None  # "In a", "the head of": a fragment, not a speaker
+        if not (first[0].isupper() or first[0].isdigit() or first.lower() in DETERMINERS):
+            return None
+        if any(w.lower() in {"is", "was", "are", "were", "will", "would", "be"} for w in words):
+            return None  # a clause, not a noun phrase
+        return speaker
+
+    def _resolve(self, mention: str, speakers: list[_Speaker]) -> str:
+        """Canonical name for a mention; records the mention for later references."""
+        words = mention.split()
+        head = re.sub(r"[’']s$", "", words[-1].lower())
+        canonical = mention
+        lower = mention.lower()
+        if lower in PRONOUNS:
+            if speakers:
+                canonical = speakers[-1].canonical
+        elif words[0].lower() in {"the", "this", "that"} or len(words) == 1:
+            for sp in reversed(speakers):
+                if sp.head == head or (len(words) == 1 and sp.canonical.split()[-1] == mention):
+                    canonical = sp.canonical
+                    break
+        speakers.append(_Speaker(canonical, mention, head))
+        return canonical
+
+
+def _direct(
+    text: str, group: list[Quote], mention: str | None, canonical: str | None, cue: str | None, context: str
+) -> Statement:
+    spans = [_trim(text, a, b) for q in group for a, b in q.parts]
+    spans = [(a, b - 1) if b > a and text[b - 1] == "," else (a, b) for a, b in spans]
+    joined = " ".join(text[a:b] for a, b in spans)
+    return Statement(
+        joined, spans[0][0], spans[-1][1], "direct", canonical, mention, cue, context, tuple(spans)
+    )
+
+
+def _only_attribution(between: str) -> bool:
+    """True if the text between two quotes is just an attribution (``the minister said,``)."""
+    words = between.strip(" ,").split()
+    return 1 <= len(words) <= 12 and any(w.strip(",.").lower() in CUE_VERBS for w in words)
+
+
+def _is_bare_quote(text: str, s: int, e: int, inner: list[Quote]) -> bool:
+    return len(inner) == 1 and not (text[s : inner[0].open] + text[inner[0].close + 1 : e]).strip(" .,!?;:")
+
+
+def _mask_quotes(sentence: str, spans: list[tuple[int, int]]) -> str:
+    """Replace quoted words by underscores so cue verbs inside quotes are not read as attribution."""
+    chars = list(sentence)
+    for a, b in spans:
+        for k in range(a + 1, b):
+            if not chars[k].isspace():
+                chars[k] = "_"
+    return "".join(chars)

@@ -1,0 +1,3 @@
+"""stancewire.serve"""
+
+from __future__ import annotations

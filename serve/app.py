@@ -1,0 +1,158 @@
+"""The FastAPI app: one engine loaded at start-up, thin typed routes over the pipeline.
+
+Routes are plain ``def`` functions, so FastAPI runs the CPU-bound scoring in its thread pool and
+the event loop stays free for health checks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from stancewire import __version__
+from stancewire.model.engine import StanceEngine
+from stancewire.model.errors import InvalidInput
+from stancewire.model.pipeline import StancePipeline
+from stancewire.model.quotes import QuoteExtractor
+from stancewire.model.types import Pair
+from stancewire.serve.schemas import (
+    ClassifyRequest,
+    ClassifyResponse,
+    ErrorResponse,
+    Prediction,
+    StanceRequest,
+    StanceResponse,
+    stance_response,
+)
+from stancewire.serve.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorResponse, "description": "request larger than the configured limits"},
+    422: {"model": ErrorResponse, "description": "invalid request"},
+    503: {"model": ErrorResponse, "description": "model not loaded"},
+}
+
+
+def get_pipeline(request: Request) -> StancePipeline:
+    pipeline: StancePipeline | None = getattr(request.app.state, "pipeline", None)
+    if pipeline is None:
+        raise HTTPException(status_code=503, detail="model not loaded yet")
+    return pipeline
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+PipelineDep = Annotated[StancePipeline, Depends(get_pipeline)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def _limit(ok: bool, message: str) -> None:
+    if not ok:
+        raise HTTPException(status_code=413, detail=message)
+
+
+def create_app(settings: Settings | None = None, engine: StanceEngine | None = None) -> FastAPI:
+    """Build the app; ``engine`` is loaded from ``settings.model_dir`` at start-up unless given."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loaded = engine or StanceEngine.load(settings.model_dir, settings.device, settings.precision)
+        app.state.pipeline = StancePipeline(QuoteExtractor(), loaded, settings.batch_size)
+        log.info("serving model %s on %s", loaded.version, loaded.device)
+        yield
+        app.state.pipeline = None
+
+    app = FastAPI(
+        title="stancewire",
+        version=__version__,
+        description="Who denied, confirmed, condemned or threatened what: stance of quoted and reported "
+        "statements in news toward target propositions.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.pipeline = None
+
+    @app.exception_handler(InvalidInput)
+    async def invalid_input(_: Request, exc: InvalidInput) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", responses=ERRORS)
+    def readyz(pipeline: PipelineDep) -> dict[str, str]:
+        """The model is loaded and can answer."""
+        return {"status": "ready", "model_version": pipeline.engine.version}
+
+    @app.get("/v1/model", responses=ERRORS)
+    def model_info(pipeline: PipelineDep) -> dict[str, Any]:
+        """Version, base model, labels, training-data fingerprint and metrics of the served model."""
+        return pipeline.engine.describe()
+
+    @app.post("/v1/stance", response_model=StanceResponse, responses=ERRORS)
+    def stance(body: StanceRequest, pipeline: PipelineDep, cfg: SettingsDep) -> StanceResponse:
+        """Find every quoted or reported statement in the text and its stance toward each target."""
+        _limit(
+            len(body.text) <= cfg.max_text_chars,
+            f"text has {len(body.text)} characters; the limit is {cfg.max_text_chars}",
+        )
+        _limit(
+            len(body.targets) <= cfg.max_targets,
+            f"{len(body.targets)} targets; the limit is {cfg.max_targets}",
+        )
+        if not body.text.strip():
+            raise InvalidInput("text is empty")
+        if not body.targets:
+            raise InvalidInput("targets is empty: give at least one target proposition")
+        for i, target in enumerate(body.targets):
+            _limit(
+                len(target) <= cfg.max_target_chars,
+                f"targets[{i}] is longer than {cfg.max_target_chars} characters",
+            )
+            if not target.strip():
+                raise InvalidInput(f"targets[{i}] is empty")
+        abstain = cfg.abstain_below if body.abstain_below is None else body.abstain_below
+        results = pipeline.analyze(body.text, body.targets, abstain_below=abstain)
+        return stance_response(results, body.targets, pipeline.engine.version)
+
+    @app.post("/v1/classify", response_model=ClassifyResponse, responses=ERRORS)
+    def classify(body: ClassifyRequest, pipeline: PipelineDep, cfg: SettingsDep) -> ClassifyResponse:
+        """Label (statement, target) pairs directly, without quote extraction."""
+        _limit(len(body.pairs) <= cfg.max_pairs, f"{len(body.pairs)} pairs; the limit is {cfg.max_pairs}")
+        if not body.pairs:
+            raise InvalidInput("pairs is empty")
+        for i, p in enumerate(body.pairs):
+            _limit(
+                len(p.statement) <= cfg.max_statement_chars,
+                f"pairs[{i}].statement is longer than {cfg.max_statement_chars} characters",
+            )
+            _limit(
+                len(p.target) <= cfg.max_target_chars,
+                f"pairs[{i}].target is longer than {cfg.max_target_chars} characters",
+            )
+            if not p.statement.strip() or not p.target.strip():
+                raise InvalidInput(f"pairs[{i}]: statement and target must be non-empty")
+        abstain = cfg.abstain_below if body.abstain_below is None else body.abstain_below
+        pairs = [Pair(p.statement, p.target, p.speaker, p.context) for p in body.pairs]
+        scored = pipeline.engine.score(pairs, cfg.batch_size, abstain)
+        return ClassifyResponse(
+            model_version=pipeline.engine.version,
+            predictions=[
+                Prediction(label=s.label, confidence=s.confidence, probs=s.probs, abstained=s.abstained)
+                for s in scored
+            ],
+        )
+
+    return app

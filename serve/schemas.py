@@ -1,0 +1,101 @@
+"""Request and response models of the API (also the output of ``stancewire predict --json``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel, Field
+from stancewire.model.types import StancePrediction, StatementStances
+
+
+class StanceRequest(BaseModel):
+    text: str = Field(..., description="news text: an article, a paragraph or a headline")
+    targets: list[str] = Field(
+        ..., description="target propositions, e.g. 'North Korea exported arms to Russia.'"
+    )
+    abstain_below: float | None = Field(
+        None, ge=0.0, le=1.0, description="mark predictions whose confidence is below this as uncertain"
+    )
+
+
+class PairIn(BaseModel):
+    statement: str
+    target: str
+    context: str | None = None
+    speaker: str | None = None
+
+
+class ClassifyRequest(BaseModel):
+    pairs: list[PairIn]
+    abstain_below: float | None = Field(None, ge=0.0, le=1.0)
+
+
+class TargetStance(BaseModel):
+    target: str
+    label: str
+    confidence: float
+    probs: dict[str, float]
+    abstained: bool = False
+
+
+class StatementOut(BaseModel):
+    text: str
+    start: int
+    end: int
+    kind: str
+    speaker: str | None
+    speaker_mention: str | None
+    cue: str | None
+    stances: list[TargetStance]
+
+
+class StanceResponse(BaseModel):
+    model_version: str
+    targets: list[str]
+    statements: list[StatementOut]
+
+
+class Prediction(BaseModel):
+    label: str
+    confidence: float
+    probs: dict[str, float]
+    abstained: bool = False
+
+
+class ClassifyResponse(BaseModel):
+    model_version: str
+    predictions: list[Prediction]
+
+
+class ErrorResponse(BaseModel):
+    detail: str
+
+
+def _stance(target: str, p: StancePrediction) -> TargetStance:
+    return TargetStance(
+        target=target, label=p.label, confidence=p.confidence, probs=p.probs, abstained=p.abstained
+    )
+
+
+def stance_response(
+    results: Sequence[StatementStances], targets: Sequence[str], version: str
+) -> StanceResponse:
+    """The one output shape of text analysis, shared by the API and the CLI."""
+    clean = [t.strip() for t in targets]
+    return StanceResponse(
+        model_version=version,
+        targets=clean,
+        statements=[
+            StatementOut(
+                text=r.statement.text,
+                start=r.statement.start,
+                end=r.statement.end,
+                kind=r.statement.kind,
+                speaker=r.statement.speaker,
+                speaker_mention=r.statement.speaker_mention,
+                cue=r.statement.cue,
+                stances=[_stance(t, p) for t, p in zip(clean, r.stances, strict=True)],
+            )
+            for r in results
+        ],
+    )

@@ -1,0 +1,25 @@
+"""Service settings, read once from ``STANCEWIRE_*`` environment variables (or given directly)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Limits and choices of the API; each field is also the env var ``STANCEWIRE_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="STANCEWIRE_", extra="forbid", protected_namespaces=())
+
+    model_dir: str = Field("models/default", description="model directory to serve")
+    device: str = Field("auto", pattern="^(auto|cpu|cuda)$", description="auto, cpu or cuda")
+    precision: str = Field("auto", pattern="^(auto|fp32|bf16|fp16)$", description="compute precision")
+    max_text_chars: int = Field(50_000, ge=1, description="longest text accepted by /v1/stance")
+    max_targets: int = Field(20, ge=1, description="most targets per /v1/stance request")
+    max_target_chars: int = Field(500, ge=1, description="longest target proposition")
+    max_pairs: int = Field(256, ge=1, description="most pairs per /v1/classify request")
+    max_statement_chars: int = Field(5_000, ge=1, description="longest statement in /v1/classify")
+    batch_size: int = Field(32, ge=1, le=1024, description="pairs per forward pass")
+    abstain_below: float = Field(
+        0.0, ge=0.0, le=1.0, description="default confidence below which a prediction is marked uncertain"
+    )

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from stancewire.model.artifacts import LABELS_FILE
+from stancewire.model.engine import StanceEngine, format_pair
+from stancewire.model.errors import InvalidInput, ModelLoadError
+from stancewire.model.labels import LABELS
+from stancewire.model.types import Pair
+
+PAIRS = [
+    Pair("We have never exported arms to Russia.", "North Korea exported arms to Russia.", "the official"),
+    Pair("They will pay a heavy price.", "Country X attacked the border post."),
+    Pair("No comment.", "The merger will go ahead.", "a spokesman", "Asked about the deal on Monday"),
+]
+
+
+def test_engine_probs_rows_sum_to_one_in_label_order(tiny_engine: StanceEngine) -> None:
+    probs = tiny_engine.predict_proba(PAIRS)
+    assert probs.shape == (len(PAIRS), len(LABELS))
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    preds = tiny_engine.score(PAIRS)
+    for row, pred in zip(probs, preds, strict=True):
+        assert pred.label == LABELS[int(row.argmax())]
+        assert list(pred.probs) == list(LABELS)
+
+
+def test_engine_batch_size_and_order_do_not_change_results(tiny_engine: StanceEngine) -> None:
+    a = tiny_engine.logits(PAIRS, batch_size=1)
+    b = tiny_engine.logits(PAIRS, batch_size=64)
+    np.testing.assert_allclose(a, b, atol=1e-4)
+    c = tiny_engine.logits(PAIRS[::-1], batch_size=2)
+    np.testing.assert_allclose(a, c[::-1], atol=1e-4)
+
+
+def test_engine_temperature_softens_without_changing_argmax(tiny_engine: StanceEngine) -> None:
+    before = tiny_engine.predict_proba(PAIRS)
+    tiny_engine.temperature = 5.0
+    after = tiny_engine.predict_proba(PAIRS)
+    assert (before.argmax(1) == after.argmax(1)).all()
+    assert after.max(axis=1).max() <= before.max(axis=1).max() + 1e-6
+
+
+def test_engine_empty_input_and_empty_pair(tiny_engine: StanceEngine) -> None:
+    assert tiny_engine.score([]) == []
+    with pytest.raises(InvalidInput, match="non-empty"):
+        tiny_engine.score([Pair("  ", "target")])
+
+
+def test_engine_abstains_below_threshold(tiny_engine: StanceEngine) -> None:
+    preds = tiny_engine.score(PAIRS, abstain_below=1.01)
+    assert all(p.abstained for p in preds)
+    assert not any(p.abstained for p in tiny_engine.score(PAIRS))
+
+
+def test_engine_truncates_long_input(tiny_engine: StanceEngine) -> None:
+    long = Pair("word " * 2000, "A target.")
+    batch = tiny_engine.encode([long])
+    assert batch["input_ids"].shape[1] == tiny_engine.config.max_length
+    assert tiny_engine.score([long])[0].label in LABELS
+
+
+def test_engine_format_pair_puts_target_first_and_speaker_in_second() -> None:
+    first, second = format_pair(PAIRS[2], "speaker_statement_context", "[SEP]")
+    assert first == "The merger will go ahead."
+    assert second == "a spokesman: No comment. [SEP] Asked about the deal on Monday"
+    assert format_pair(PAIRS[2], "statement", "[SEP]") == ("The merger will go ahead.", "No comment.")
+
+
+def test_engine_load_errors_are_clear(tiny_model_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        StanceEngine.load(tmp_path / "nope")
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_model_dir, bad)
+    (bad / LABELS_FILE).write_text(json.dumps({"labels": ["yes", "no"]}))
+    with pytest.raises(ModelLoadError, match="expected labels"):
+        StanceEngine.load(bad)
+    (bad / LABELS_FILE).unlink()
+    with pytest.raises(ModelLoadError, match="not a stancewire model directory"):
+        StanceEngine.load(bad)
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model_dir, broken)
+    (broken / "model.safetensors").write_bytes(b"not weights")
+    with pytest.raises(ModelLoadError, match="cannot load"):
+        StanceEngine.load(broken)
+
+
+def test_engine_describe_reports_version_and_labels(tiny_engine: StanceEngine) -> None:
+    info = tiny_engine.describe()
+    assert info["version"] == "tiny-test"
+    assert info["labels"] == list(LABELS)

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import json
+
+from stancewire.model.quotes import QuoteExtractor, find_quotes, split_sentences
+
+from .conftest import REPO
+
+
+def extract(text: str):
+    return QuoteExtractor().extract(text)
+
+
+def test_quotes_seed_article_denial_is_direct_and_attributed(seed_text: str) -> None:
+    statements = extract(seed_text)
+    denial = [s for s in statements if "We have never exported arms or ammunition to Russia" in s.text]
+    assert len(denial) == 1
+    st = denial[0]
+    assert st.kind == "direct"
+    assert st.speaker_mention == "the official"
+    assert st.speaker == "an unnamed North Korean defense official"
+    assert st.cue == "said"
+    assert seed_text[st.start : st.end] == st.text
+    assert not st.text.endswith(",")
+
+
+def test_quotes_seed_article_partial_and_reported(seed_text: str) -> None:
+    by_speaker = {(s.speaker_mention, s.kind) for s in extract(seed_text)}
+    assert ("Moscow", "partial") in by_speaker
+    assert ("Biden administration officials", "reported") in by_speaker
+    assert ("The diplomats", "reported") in by_speaker
+    assert ("the ministry", "partial") in by_speaker
+
+
+def test_quotes_seed_article_recall_against_gold(seed_text: str) -> None:
+    gold = json.loads((REPO / "seeds" / "article_000.json").read_text(encoding="utf-8"))
+    found = extract(seed_text)
+    hits = 0
+    for q in gold["quotes"]:
+        start = seed_text.index(q["text"])
+        end = start + len(q["text"])
+        if any(s.start < end and start < s.end for s in found):
+            hits += 1
+    assert hits / len(gold["quotes"]) >= 0.8
+
+
+def test_quotes_interrupted_quote_is_joined() -> None:
+    text = "“We never did this,” the minister said, “and we never will.”"
+    (st,) = extract(text)
+    assert st.text == "We never did this and we never will."
+    assert st.kind == "direct" and st.speaker == "the minister"
+    assert len(st.parts) == 2
+    assert all(text[a:b] in st.text for a, b in st.parts)
+
+
+def test_quotes_straight_marks_preposed_speaker_and_pronoun() -> None:
+    text = 'Police chief Maria Lopez said: "There is no evidence of foul play." She added it would go on.'
+    first, second = extract(text)
+    assert first.kind == "direct" and first.text == "There is no evidence of foul play."
+    assert first.speaker == "Police chief Maria Lopez"
+    assert second.kind == "reported" and second.speaker_mention == "She"
+    assert second.speaker == "Police chief Maria Lopez"
+
+
+def test_quotes_scare_quotes_without_cue_are_not_statements() -> None:
+    assert extract("The so-called “reform” package passed on Tuesday after a long night.") == []
+
+
+def test_quotes_headline_reported_speech() -> None:
+    (st,) = extract("Ukraine denies role in pipeline blast")
+    assert st.kind == "reported" and st.speaker == "Ukraine" and st.cue == "denies"
+
+
+def test_quotes_multi_paragraph_quote() -> None:
+    text = "The mayor said: “We will rebuild every house.\n\n“And we will not rest until it is done.”"
+    quotes = find_quotes(text)
+    assert len(quotes) == 1 and len(quotes[0].parts) == 2
+    (st,) = extract(text)
+    assert "every house" in st.text and "not rest" in st.text
+
+
+def test_quotes_sentence_split_keeps_abbreviations_and_quotes_whole() -> None:
+    text = "The U.S. envoy met Mr. Kim on Monday. “We talked. We agreed,” he said. Talks resume today."
+    spans = split_sentences(text, find_quotes(text))
+    assert [text[a:b] for a, b in spans] == [
+        "The U.S. envoy met Mr. Kim on Monday.",
+        "“We talked. We agreed,” he said.",
+        "Talks resume today.",
+    ]
+
+
+def test_quotes_never_crash_and_spans_index_input() -> None:
+    nasty = [
+        "",
+        "“",
+        "” said he “",
+        '"unbalanced said the man',
+        "«»„“”‘’「」 said",
+        "said said said said.",
+        "\u200b\u202e RTL text said مرحبا “quoted” \x00 control",
+        "a" * 20000,
+        "He said. " * 500,
+    ]
+    for text in nasty:
+        out = extract(text)
+        assert out == extract(text)  # deterministic
+        for st in out:
+            assert 0 <= st.start <= st.end <= len(text)
+            for a, b in st.parts:
+                assert 0 <= a <= b <= len(text)

@@ -1,0 +1,3 @@
+"""stancewire.training"""
+
+from __future__ import annotations

