@@ -59,6 +59,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from stancewire.eval.run import evaluate, format_report
 
+    if bool(args.data) == bool(args.articles):
+        raise StancewireError("give labeled pairs with --data FILE or annotated articles with --articles DIR")
+    if args.articles:
+        from stancewire.eval.articles import evaluate_articles, format_articles_report, load_articles
+        from stancewire.model.engine import StanceEngine
+
+        engine = StanceEngine.load(args.model, device=args.device)
+        report = evaluate_articles(load_articles(args.articles), engine)
+        _out(json.dumps(report, ensure_ascii=False) if args.json else format_articles_report(report))
+        return 0
     report = evaluate(args.model, args.data, split=args.split, device=args.device, batch_size=args.batch_size)
     _out(json.dumps(report, ensure_ascii=False) if args.json else format_report(report))
     return 0
@@ -105,6 +115,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
+
     from stancewire.serve.app import create_app
     from stancewire.serve.settings import Settings
 
@@ -146,7 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="metrics of a model on labeled data")
     p.add_argument("--model", default=DEFAULT_MODEL)
-    p.add_argument("--data", action="append", required=True, help="labeled file or directory (repeatable)")
+    p.add_argument("--data", action="append", help="labeled file or directory (repeatable)")
+    p.add_argument(
+        "--articles",
+        action="append",
+        help="annotated article JSON file or directory: end-to-end extraction, speaker and stance scores",
+    )
     p.add_argument(
         "--split", choices=["train", "dev", "test"], default=None, help="only this split of the data"
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
 from stancewire.model.labels import LABEL2ID, LABELS
 
 PRIMARY_METRIC = "macro_f1"

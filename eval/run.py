@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from stancewire.eval.metrics import classification_report
 from stancewire.model.engine import StanceEngine
 from stancewire.model.labels import LABELS

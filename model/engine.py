@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from stancewire.model.artifacts import (
     EngineConfig,
     read_engine_config,

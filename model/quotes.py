@@ -47,14 +47,32 @@ CUE_VERBS: frozenset[str] = frozenset(
     countered concede concedes conceded predict predicts predicted
     estimated reported charged complain complains complained
     protested mock mocks mocked ridicule ridiculed hail hails hailed praise praises praised
-    welcome welcomes welcomed caution cautions cautioned""".split()
+    welcome welcomes welcomed caution cautions cautioned declined""".split()
+)
+# Participles that report speech of the sentence's main subject ("..., warning that ...").
+CUE_PARTICIPLES: frozenset[str] = frozenset(
+    """saying adding warning insisting claiming arguing noting accusing denying vowing threatening
+    calling describing blaming urging stressing""".split()
 )
 
 PRONOUNS: frozenset[str] = frozenset({"he", "she", "they", "it", "we", "i"})
 DETERMINERS: frozenset[str] = frozenset(
-    """the a an its his her their our this that these those one two three four five several some
+    """the a an its his her their our this these those one two three four five several some
     many both all another other senior local top former""".split()
 )
+# Plural or generic role nouns that name a speaker even in lower case ("police said").
+ROLE_NOUNS: frozenset[str] = frozenset(
+    """police officials official investigators prosecutors residents witnesses analysts experts
+    authorities doctors scientists rescuers activists researchers inspectors officers diplomats
+    sources lawmakers legislators critics protesters organisers organizers organizers spokesman
+    spokeswoman spokesperson regulators economists lawyers villagers survivors medics workers
+    teachers parents farmers fans players relatives neighbours neighbors""".split()
+)
+CLAUSE_WORDS: frozenset[str] = frozenset(
+    """is was are were will would be been has have had did does do can could should may might must
+    and or but not""".split()
+)
+REFLEXIVES = re.compile(r"\s+(?:himself|herself|themselves|itself)$")
 PREPOSITIONS: frozenset[str] = frozenset(
     """in on at for from with by amid during after before of to into over under about against
     between without within through across via per than like""".split()
@@ -75,7 +93,7 @@ TRAILING_ADVERBIAL = re.compile(
 )
 LEADING_FILLER = re.compile(r"^(?:But|And|However|Meanwhile|Still|Yet|Also|So|Now|Instead)\s+")
 CLAUSE_BREAK = re.compile(
-    r"[,;:()\[\]–—]|\s-\s|\b(?:that|after|when|while|as|because|since|although|though|but|where|"
+    r",(?!\d{3}\b)|[;:()\[\]–—]|\s-\s|\b(?:that|after|when|while|as|because|since|although|though|but|where|"
     r"whereas|if|before|until|whom|whose|which|who)\b"
 )
 WORD = re.compile(r"[\w’'.-]+", re.UNICODE)
@@ -331,15 +349,19 @@ class QuoteExtractor:
             speaker = self._clean_speaker(tail.group(2))
             if speaker:
                 return speaker, tail.group(1)
-        m = re.search(r"\baccording to\s+([^,;:.]{2,80})", masked)
+        m = re.search(r"\b[Aa]ccording to\s+([^,;:.]{2,80})", masked)
         for word in WORD.finditer(masked):
-            if word.group(0).lower() not in CUE_VERBS or word.group(0)[0].isupper():
+            cue = word.group(0)
+            if cue[0].isupper() or (cue.lower() not in CUE_VERBS and cue.lower() not in CUE_PARTICIPLES):
                 continue
             if m and m.start() < word.start():
                 break
-            speaker = self._subject(masked[: word.start()])
+            if cue.lower() in CUE_PARTICIPLES:
+                speaker = self._main_subject(masked[: word.start()])
+            else:
+                speaker = self._subject(masked[: word.start()])
             if speaker:
-                return speaker, word.group(0)
+                return speaker, cue
         if m:
             speaker = self._clean_speaker(m.group(1))
             if speaker:
@@ -359,8 +381,25 @@ class QuoteExtractor:
                 return None  # the nearest chunk is not a noun phrase: no subject
         return None
 
+    def _main_subject(self, left: str) -> str | None:
+        """The sentence's subject, for participle cues: the first chunk, cut before its verb."""
+        first = CLAUSE_BREAK.split(left, maxsplit=1)[0]
+        words = first.split()
+        for k, w in enumerate(words):
+            if w.lower() in CLAUSE_WORDS or (
+                k > 0
+                and w[0].islower()
+                and w.lower() not in DETERMINERS
+                and w.lower() not in PREPOSITIONS
+                and w.lower() not in ROLE_NOUNS
+                and words[k - 1].lower() not in DETERMINERS
+            ):
+                words = words[:k]
+                break
+        return self._clean_speaker(" ".join(words))
+
     def _clean_speaker(self, raw: str) -> str | None:
-        speaker = raw.strip(' \t\n,;:-–—"“”«»')
+        speaker = REFLEXIVES.sub("", raw.strip(' \t\n,;:-–—"“”«»'))
         previous = None
         while previous != speaker:
             previous = speaker
@@ -374,10 +413,15 @@ class QuoteExtractor:
             return first
         if first.lower() in PREPOSITIONS or words[-1].lower() in DETERMINERS | PREPOSITIONS:
             return None  # "In a", "the head of": a fragment, not a speaker
-        if not (first[0].isupper() or first[0].isdigit() or first.lower() in DETERMINERS):
+        if not (
+            first[0].isupper()
+            or first[0].isdigit()
+            or first.lower() in DETERMINERS
+            or words[-1].lower() in ROLE_NOUNS
+        ):
             return None
-        if any(w.lower() in {"is", "was", "are", "were", "will", "would", "be"} for w in words):
-            return None  # a clause, not a noun phrase
+        if any(w.lower() in CLAUSE_WORDS for w in words) or "_" in speaker or words[0].isdigit():
+            return None  # a clause, a masked quote or a number: not a noun phrase
         return speaker
 
     def _resolve(self, mention: str, speakers: list[_Speaker]) -> str:
@@ -391,7 +435,12 @@ class QuoteExtractor:
                 canonical = speakers[-1].canonical
         elif words[0].lower() in {"the", "this", "that"} or len(words) == 1:
             for sp in reversed(speakers):
+                earlier = {w.lower().strip(",") for w in sp.canonical.split()}
                 if sp.head == head or (len(words) == 1 and sp.canonical.split()[-1] == mention):
+                    canonical = sp.canonical
+                    break
+                if len(words) > 1 and head in earlier and sp.canonical.lower() != lower:
+                    # "the chief" -> "Police Chief Renata Okoye"; "the mayor" -> "Mayor Jana Kovalik"
                     canonical = sp.canonical
                     break
         speakers.append(_Speaker(canonical, mention, head))

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
+
 from stancewire import __version__
 from stancewire.model.engine import StanceEngine
 from stancewire.model.errors import InvalidInput

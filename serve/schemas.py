@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
+
 from stancewire.model.types import StancePrediction, StatementStances
 
 

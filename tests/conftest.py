@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from stancewire.model.artifacts import EngineConfig, write_engine_config, write_labels
 from stancewire.model.engine import StanceEngine
 from stancewire.model.labels import ID2LABEL, LABEL2ID, LABELS
@@ -19,8 +20,9 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 def build_tiny_model_dir(path: Path, seed: int = 0) -> Path:
     """A 2-layer, 32-wide BERT with a 5-way head and the real MiniLM tokenizer (no network)."""
     import torch
-    from stancewire.training.finetune import default_base_model
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from stancewire.training.finetune import default_base_model
 
     torch.manual_seed(seed)
     tokenizer = AutoTokenizer.from_pretrained(default_base_model(), local_files_only=True)

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from stancewire.cli import COMMANDS, build_parser, main
 
 from .conftest import SEED_ARTICLE

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from stancewire.eval.metrics import (
     bootstrap_ci,
     classification_report,
@@ -53,3 +54,42 @@ def test_metrics_report_text_lists_every_label() -> None:
     gold = list(LABELS)
     text = format_report(classification_report(gold, one_hot(gold), bootstrap=0))
     assert all(label in text for label in LABELS) and "macro-F1=1.000" in text
+
+
+def test_eval_articles_extraction_floor_on_gold_articles() -> None:
+    from stancewire.eval.articles import evaluate_articles, load_articles
+
+    from .conftest import REPO
+
+    report = evaluate_articles(
+        load_articles([REPO / "seeds" / "article_000.json", REPO / "seeds" / "articles"])
+    )
+    assert report["articles"] >= 31
+    # Floors a little under what the extractor measures today (0.95 / 0.80 / 0.82), to catch regressions.
+    assert report["extraction_precision"] >= 0.9
+    assert report["extraction_recall"] >= 0.75
+    assert report["speaker_accuracy"] >= 0.75
+
+
+def test_eval_articles_cli_reports_stance(tiny_model_dir, capsys) -> None:
+    import json
+
+    from stancewire.cli import main
+
+    from .conftest import REPO
+
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                str(tiny_model_dir),
+                "--articles",
+                str(REPO / "seeds" / "article_000.json"),
+                "--json",
+            ]
+        )
+        == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert report["stance"]["n"] > 0 and "macro_f1" in report["stance"]

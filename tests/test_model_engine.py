@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from stancewire.model.artifacts import LABELS_FILE
 from stancewire.model.engine import StanceEngine, format_pair
 from stancewire.model.errors import InvalidInput, ModelLoadError

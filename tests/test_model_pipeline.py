@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from stancewire.model.engine import StanceEngine
 from stancewire.model.errors import InvalidInput
 from stancewire.model.pipeline import StancePipeline

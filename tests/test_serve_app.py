@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+
 from stancewire.model.engine import StanceEngine
 from stancewire.model.labels import LABELS
 from stancewire.serve.app import create_app

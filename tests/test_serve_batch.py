@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from stancewire.model.engine import StanceEngine
 from stancewire.model.errors import DataError
 from stancewire.serve.batch import read_targets, score_archive

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from stancewire.model.errors import DataError
 from stancewire.training.check import check_files
 from stancewire.training.data import Example, fingerprint, load_examples, split_examples, split_of

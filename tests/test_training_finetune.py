@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from stancewire.model.engine import StanceEngine
 from stancewire.model.errors import DataError
 from stancewire.model.labels import LABELS

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from stancewire.model.artifacts import INPUT_FORMATS
 from stancewire.model.errors import DataError
 

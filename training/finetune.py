@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from stancewire.eval.metrics import classification_report, to_ids
 from stancewire.model.artifacts import (
     CALIBRATION_FILE,
