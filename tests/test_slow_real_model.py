@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,14 +46,37 @@ def engine_pair():
     return Pair(DENIAL, TARGET, "the official")
 
 
+def _same_recipe(model_dir: Path, cfg: TrainConfig) -> bool:
+    """True if ``model_dir`` was trained by this exact recipe on this exact data."""
+    from stancewire.training.data import fingerprint, load_examples, split_examples
+
+    try:
+        saved = json.loads((model_dir / "train_config.json").read_text())
+        engine_cfg = json.loads((model_dir / "stancewire.json").read_text())
+    except OSError:
+        return False
+    train_rows = split_examples(load_examples(cfg.data), cfg.dev_fraction, cfg.test_fraction)["train"]
+    keys = ("epochs", "lr", "batch_size", "max_length", "input_format", "seed", "base", "max_steps")
+    return engine_cfg.get("data_fingerprint") == fingerprint(train_rows) and all(
+        saved.get(k) == getattr(cfg, k) for k in keys
+    )
+
+
 @pytest.fixture(scope="session")
 def default_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default recipe of `make model`, trained once (about 20 minutes on 2 cores)."""
-    cfg = TrainConfig.from_yaml(
-        REPO / "configs" / "default.yaml", out=str(tmp_path_factory.mktemp("e2e") / "default")
-    )
+    """The default recipe of `make model`, trained once per session (about 20 minutes on 2 cores).
+
+    STANCEWIRE_E2E_MODEL may name a model directory to reuse when it was trained by this same
+    recipe on this same data (checked by fingerprint), so a rerun after a docs-only change need
+    not train again; anything else is trained afresh.
+    """
+    cfg = TrainConfig.from_yaml(REPO / "configs" / "default.yaml")
     cfg = TrainConfig(**{**cfg.to_dict(), "data": tuple(str(REPO / d) for d in cfg.data)})
-    return train(cfg, progress=False)
+    reuse = os.environ.get("STANCEWIRE_E2E_MODEL")
+    if reuse and _same_recipe(Path(reuse), cfg):
+        return Path(reuse)
+    out = tmp_path_factory.mktemp("e2e") / "default"
+    return train(TrainConfig(**{**cfg.to_dict(), "out": str(out)}), progress=False)
 
 
 @pytest.fixture
