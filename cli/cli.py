@@ -69,7 +69,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         report = evaluate_articles(load_articles(args.articles), engine)
         _out(json.dumps(report, ensure_ascii=False) if args.json else format_articles_report(report))
         return 0
-    report = evaluate(args.model, args.data, split=args.split, device=args.device, batch_size=args.batch_size)
+    report = evaluate(
+        args.model,
+        args.data,
+        split=args.split,
+        device=args.device,
+        batch_size=args.batch_size,
+        progress=sys.stderr.isatty(),
+    )
     _out(json.dumps(report, ensure_ascii=False) if args.json else format_report(report))
     return 0
 

@@ -16,11 +16,21 @@ from stancewire.training.data import Example, load_examples, split_examples
 
 
 def evaluate_examples(
-    engine: StanceEngine, examples: Sequence[Example], batch_size: int = 64, bootstrap: int = 1000
+    engine: StanceEngine,
+    examples: Sequence[Example],
+    batch_size: int = 64,
+    bootstrap: int = 1000,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Score ``examples`` and return the metrics, with throughput."""
+    from tqdm import tqdm
+
+    from stancewire.model.engine import softmax
+
     started = time.perf_counter()
-    probs = engine.predict_proba([e.pair for e in examples], batch_size=batch_size)
+    with tqdm(total=len(examples), desc="scoring", unit="pair", disable=not progress, leave=False) as bar:
+        logits = engine.logits([e.pair for e in examples], batch_size=batch_size, progress=bar.update)
+    probs = softmax(logits / engine.temperature)
     elapsed = time.perf_counter() - started
     report = classification_report([e.label for e in examples], probs, bootstrap=bootstrap)
     report["samples_per_second"] = len(examples) / elapsed if elapsed > 0 else None
@@ -35,13 +45,16 @@ def evaluate(
     device: str = "auto",
     batch_size: int = 64,
     bootstrap: int = 1000,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Evaluate a model directory on labeled files (optionally only one split of them)."""
     engine = StanceEngine.load(model_dir, device=device)
     examples = load_examples(data)
     if split:
         examples = split_examples(examples)[split]
-    report = evaluate_examples(engine, examples, batch_size=batch_size, bootstrap=bootstrap)
+    report = evaluate_examples(
+        engine, examples, batch_size=batch_size, bootstrap=bootstrap, progress=progress
+    )
     report["data"] = [str(d) for d in data]
     report["split"] = split or "all"
     return report
