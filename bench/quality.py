@@ -64,7 +64,8 @@ def main() -> None:
     print()
     print(
         f"Extraction on {articles['articles']} gold articles: "
-        f"precision {articles['extraction_precision']:.3f}, recall {articles['extraction_recall']:.3f}, speaker accuracy {articles['speaker_accuracy']:.3f} "
+        f"precision {articles['extraction_precision']:.3f}, recall {articles['extraction_recall']:.3f}, "
+        f"speaker accuracy {articles['speaker_accuracy']:.3f} "
         f"({articles['gold_quotes']} gold statements; {articles_seconds:.1f}s end to end)."
     )
     sps = results["seeds test split"].get("samples_per_second")
