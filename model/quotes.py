@@ -155,6 +155,7 @@ def find_quotes(text: str) -> list[Quote]:
 def split_sentences(text: str, quotes: list[Quote]) -> list[tuple[int, int]]:
     """Sentence spans of ``text``; a boundary never falls inside a quote."""
     inside = bytearray(len(text) + 1)
+    closes = {q.close for q in quotes}
     for q in quotes:
         for k in range(q.open + 1, q.close):
             inside[k] = 1
@@ -173,7 +174,8 @@ def split_sentences(text: str, quotes: list[Quote]) -> list[tuple[int, int]]:
             close_at(i)
             i += 1
             continue
-        if ch in ".!?" and (not inside[i] or _quote_ends_after(text, quotes, i)):
+        # Inside a quote, only punctuation right before its closing mark can end a sentence.
+        if ch in ".!?" and (not inside[i] or i + 1 in closes):
             end = i + 1
             while end < n and text[end] in "”»\"’'":
                 end += 1
@@ -191,11 +193,6 @@ def split_sentences(text: str, quotes: list[Quote]) -> list[tuple[int, int]]:
         i += 1
     close_at(n)
     return [_trim(text, s, e) for s, e in spans]
-
-
-def _quote_ends_after(text: str, quotes: list[Quote], i: int) -> bool:
-    """True if the quote containing ``i`` closes right after this punctuation mark."""
-    return i + 1 < len(text) and any(q.close == i + 1 for q in quotes)
 
 
 def _starts_sentence(ch: str) -> bool:
