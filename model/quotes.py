@@ -96,6 +96,8 @@ CLAUSE_BREAK = re.compile(
     r",(?!\d{3}\b)|[;:()\[\]–—]|\s-\s|\b(?:that|after|when|while|as|because|since|although|though|but|where|"
     r"whereas|if|before|until|whom|whose|which|who)\b"
 )
+# "SEOUL, South Korea (AP) — " / "PORT-AUBIN — " at the start of a story
+DATELINE = re.compile(r"^[A-Z][A-Z .'-]+(?:,[^—–(]{1,40})?(?:\s*\([A-Za-z]+\))?\s*[—–-]+\s*")
 WORD = re.compile(r"[\w’'.-]+", re.UNICODE)
 
 
@@ -368,19 +370,26 @@ class QuoteExtractor:
     # -- speakers --------------------------------------------------------------------------------
 
     def _subject(self, left: str) -> str | None:
-        """The noun phrase right before a cue verb: the last clause chunk, minus adverbials."""
-        chunks = CLAUSE_BREAK.split(left)
-        for chunk in reversed(chunks):
+        """The noun phrase right before a cue verb: the last clause chunk, minus adverbials.
+
+        Two shapes put the subject at the start of the sentence instead: an apposition or
+        relative clause closed by a comma ("The group, which calls itself X, said") and a
+        coordinated verb ("The mayor visited the site and called the fire ...").
+        """
+        for chunk in reversed(CLAUSE_BREAK.split(left)):
             speaker = self._clean_speaker(chunk)
             if speaker:
                 return speaker
             if chunk.strip():
-                return None  # the nearest chunk is not a noun phrase: no subject
+                break  # the nearest chunk is not a noun phrase
+        stripped = left.rstrip()
+        if stripped.endswith(",") or stripped.endswith(" and"):
+            return self._main_subject(stripped)
         return None
 
     def _main_subject(self, left: str) -> str | None:
         """The sentence's subject, for participle cues: the first chunk, cut before its verb."""
-        first = CLAUSE_BREAK.split(left, maxsplit=1)[0]
+        first = CLAUSE_BREAK.split(DATELINE.sub("", left.lstrip()), maxsplit=1)[0]
         words = first.split()
         for k, w in enumerate(words):
             if w.lower() in CLAUSE_WORDS or (

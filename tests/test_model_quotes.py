@@ -108,3 +108,13 @@ def test_quotes_never_crash_and_spans_index_input() -> None:
             assert 0 <= st.start <= st.end <= len(text)
             for a, b in st.parts:
                 assert 0 <= a <= b <= len(text)
+
+
+def test_quotes_subject_before_a_relative_clause_or_coordinated_verb() -> None:
+    text = (
+        "The group, which calls itself GreyMantis, said it had taken the data. "
+        "Mayor Sofia Berglund visited the site and called the fire “an attack on every person.” "
+        "BOSTON (AP) — The journal retracted the paper, saying the data were unreliable."
+    )
+    speakers = [s.speaker_mention for s in extract(text)]
+    assert speakers == ["The group", "Mayor Sofia Berglund", "The journal"]
