@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from stancewire.eval.metrics import classification_report
 from stancewire.model.engine import StanceEngine
 from stancewire.model.labels import LABELS
@@ -86,7 +84,3 @@ def format_report(report: dict[str, Any]) -> str:
     for label, row in zip(LABELS, report["confusion"]["matrix"], strict=True):
         lines.append(f"{label:<10}" + "".join(f"{v:>10d}" for v in row))
     return "\n".join(lines)
-
-
-def confusion_array(report: dict[str, Any]) -> np.ndarray:
-    return np.array(report["confusion"]["matrix"])

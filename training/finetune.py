@@ -3,11 +3,10 @@
 The recipe, in order:
 1. load and validate the data, split it by event cluster, fingerprint it;
 2. build the model from the base directory (a fresh 5-way head, or an earlier stancewire model);
-3. evaluate on dev before training (the floor every run must beat);
-4. train with the Hugging Face Trainer (cross-entropy, AdamW, linear warm-up and decay);
-5. fit the temperature on dev logits;
-6. evaluate on dev and on the held-out test split with calibrated probabilities;
-7. save weights, tokenizer, labels, engine config, calibration, metrics, config and card,
+3. train with the Hugging Face Trainer (cross-entropy, AdamW, linear warm-up and decay);
+4. fit the temperature on dev logits;
+5. evaluate on dev and on the held-out test split with calibrated probabilities;
+6. save weights, tokenizer, labels, engine config, calibration, metrics, config and card,
    then move the directory into place atomically.
 """
 
@@ -144,9 +143,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     base = Path(cfg.base) if cfg.base else default_base_model()
     device = resolve_device(cfg.device)
     engine = build_engine(cfg, base, device)
-    # 3. the floor before training
     metrics: dict[str, Any] = {}
-    # 4. train
+    # 3. train
     with tempfile.TemporaryDirectory(prefix="stancewire-trainer-") as scratch:
         args = TrainingArguments(
             output_dir=scratch,
@@ -179,7 +177,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     engine.model.to(device)
     engine.model.eval()
     train_seconds = time.perf_counter() - started
-    # 5. calibration on dev
+    # 4. calibration on dev
     temperature = 1.0
     if parts["dev"]:
         dev_logits = engine.logits([e.pair for e in parts["dev"]], batch_size=64)
@@ -190,13 +188,13 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             [e.label for e in parts["dev"]], softmax(dev_logits / temperature)
         )
     engine.temperature = temperature
-    # 6. held-out test
+    # 5. held-out test
     if parts["test"]:
         test_probs = engine.predict_proba([e.pair for e in parts["test"]], batch_size=64)
         metrics["test"] = classification_report([e.label for e in parts["test"]], test_probs)
     metrics["train_seconds"] = round(train_seconds, 1)
     metrics["counts"] = {split: label_counts(rows) for split, rows in parts.items()}
-    # 7. save
+    # 6. save
     fp = fingerprint(parts["train"])
     version = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{fp[:8]}"
     engine.config = replace(engine.config, version=version, data_fingerprint=fp)
