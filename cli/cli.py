@@ -120,14 +120,20 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def serve_settings(args: argparse.Namespace) -> Any:
+    """Settings from STANCEWIRE_* variables, with --model/--device winning only when given."""
+    from stancewire.serve.settings import Settings
+
+    given = {"model_dir": args.model, "device": args.device}
+    return Settings(**{k: v for k, v in given.items() if v is not None})
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from stancewire.serve.app import create_app
-    from stancewire.serve.settings import Settings
 
-    settings = Settings(model_dir=args.model, device=args.device)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(create_app(serve_settings(args)), host=args.host, port=args.port, log_level="info")
     return 0
 
 
@@ -199,10 +205,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("serve", help="run the HTTP API")
-    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument(
+        "--model", default=None, help=f"model directory (default: $STANCEWIRE_MODEL_DIR or {DEFAULT_MODEL})"
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument(
+        "--device", default=None, choices=["auto", "cpu", "cuda"], help="default: $STANCEWIRE_DEVICE or auto"
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("data", help="labeled-data tools")

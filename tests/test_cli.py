@@ -112,3 +112,16 @@ def test_cli_data_check_exit_code(small_labeled: Path, tmp_path: Path) -> None:
     assert main(["data", "check", str(small_labeled)]) == 0
     (tmp_path / "bad.jsonl").write_text('{"statement": "s"}\n')
     assert main(["data", "check", str(tmp_path / "bad.jsonl")]) == 1
+
+
+def test_cli_serve_settings_env_unless_flag_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stancewire.cli import serve_settings
+
+    monkeypatch.setenv("STANCEWIRE_MODEL_DIR", "/models/from-env")
+    monkeypatch.setenv("STANCEWIRE_MAX_TARGETS", "7")
+    settings = serve_settings(build_parser().parse_args(["serve"]))
+    assert (
+        settings.model_dir == "/models/from-env" and settings.max_targets == 7 and settings.device == "auto"
+    )
+    settings = serve_settings(build_parser().parse_args(["serve", "--model", "m", "--device", "cpu"]))
+    assert settings.model_dir == "m" and settings.device == "cpu"
