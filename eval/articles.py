@@ -91,9 +91,7 @@ def evaluate_articles(
                 continue
             st = found[si]
             labels.append(g["label"])
-            pairs.append(
-                Pair(st.text, art["targets"][g["target_index"]], st.speaker_mention or st.speaker, st.context)
-            )
+            pairs.append(st.pair(art["targets"][g["target_index"]]))
     report: dict[str, Any] = {
         "articles": len(articles),
         "gold_quotes": n_gold,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from stancewire.model.engine import StanceEngine
 from stancewire.model.errors import InvalidInput
 from stancewire.model.quotes import QuoteExtractor
-from stancewire.model.types import Pair, StatementStances
+from stancewire.model.types import StatementStances
 
 
 @dataclass
@@ -32,11 +32,7 @@ class StancePipeline:
         if not clean_targets or any(not t for t in clean_targets):
             raise InvalidInput("give at least one target, and no empty targets")
         statements = self.extractor.extract(text)
-        pairs = [
-            Pair(st.text, target, st.speaker_mention or st.speaker, st.context)
-            for st in statements
-            for target in clean_targets
-        ]
+        pairs = [st.pair(target) for st in statements for target in clean_targets]
         predictions = self.engine.score(pairs, self.batch_size, abstain_below)
         k = len(clean_targets)
         return [

@@ -65,6 +65,10 @@ class Statement:
     context: str
     parts: tuple[tuple[int, int], ...] = field(default=())
 
+    def pair(self, target: str) -> Pair:
+        """The pair the classifier scores for this statement (speaker as written at the statement)."""
+        return Pair(self.text, target, self.speaker_mention or self.speaker, self.context)
+
 
 @dataclass(frozen=True)
 class StatementStances:
