@@ -30,6 +30,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     overrides = {
         "data": tuple(args.data) if args.data else None,
+        "extra_sources": tuple(args.extra) if args.extra else None,
         "out": args.out,
         "base": args.base,
         "epochs": args.epochs,
@@ -146,6 +147,8 @@ def cmd_data_check(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from stancewire.training.sources import SOURCES
+
     parser = argparse.ArgumentParser(prog="stancewire", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"stancewire {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -153,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="fine-tune a model on labeled pairs")
     p.add_argument("--data", action="append", help="labeled JSONL/CSV file or directory (repeatable)")
+    p.add_argument(
+        "--extra",
+        action="append",
+        metavar="NAME:PATH",
+        help="public dataset added to the train split (repeatable); NAME is one of "
+        + ", ".join(n for n, src in SOURCES.items() if src.train),
+    )
     p.add_argument("--out", default=None, help=f"model directory to write (default {DEFAULT_MODEL})")
     p.add_argument("--base", default=None, help="start from this model directory (default: all-MiniLM-L6-v2)")
     p.add_argument("--config", default=None, help="YAML file of training settings (flags override it)")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from stancewire.eval.metrics import classification_report
+from stancewire.eval.metrics import classification_report, fnc_relative_score
 from stancewire.model.engine import StanceEngine
 from stancewire.model.labels import LABELS
 from stancewire.training.data import Example, load_examples, split_examples
@@ -32,8 +32,29 @@ def evaluate_examples(
     elapsed = time.perf_counter() - started
     report = classification_report([e.label for e in examples], probs, bootstrap=bootstrap)
     report["samples_per_second"] = len(examples) / elapsed if elapsed > 0 else None
+    fnc_gold = [e.meta.get("fnc_label") for e in examples]
+    if all(fnc_gold):
+        predicted = [LABELS[k] for k in probs.argmax(axis=1)]
+        report["fnc1_relative_score"] = fnc_relative_score(fnc_gold, predicted)  # type: ignore[arg-type]
     report["model_version"] = engine.version
     return report
+
+
+def load_labeled(data: Sequence[str | Path]) -> list[Example]:
+    """Labeled files, and public datasets named ``NAME:PATH`` (``stancewire.training.sources``)."""
+    from stancewire.training.sources import SOURCES, load_source
+
+    examples: list[Example] = []
+    files: list[str | Path] = []
+    for item in data:
+        name = str(item).partition(":")[0]
+        if name in SOURCES and ":" in str(item):
+            examples.extend(load_source(str(item), for_training=False))
+        else:
+            files.append(item)
+    if files:
+        examples.extend(load_examples(files))
+    return examples
 
 
 def evaluate(
@@ -47,7 +68,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate a model directory on labeled files (optionally only one split of them)."""
     engine = StanceEngine.load(model_dir, device=device)
-    examples = load_examples(data)
+    examples = load_labeled(data)
     if split:
         examples = split_examples(examples)[split]
     report = evaluate_examples(
@@ -68,6 +89,16 @@ def format_report(report: dict[str, Any]) -> str:
             else ""
         )
         + f"  ECE={report['ece']:.3f}",
+        *(
+            [f"macro-F1 over the gold labels present: {report['macro_f1_gold_labels']:.3f}"]
+            if "macro_f1_gold_labels" in report
+            else []
+        ),
+        *(
+            [f"FNC-1 relative score: {report['fnc1_relative_score']:.3f}"]
+            if "fnc1_relative_score" in report
+            else []
+        ),
         "",
         f"{'label':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}",
     ]

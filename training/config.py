@@ -18,6 +18,8 @@ class TrainConfig:
 
     data: tuple[str, ...] = ()
     """Labeled files or directories (JSONL/CSV rows with statement, target, label)."""
+    extra_sources: tuple[str, ...] = ()
+    """Public datasets added to the train split, as NAME:PATH (``stancewire.training.sources``)."""
     out: str = "models/default"
     """Where the model directory is written (replaced atomically when training succeeds)."""
     base: str = ""
@@ -82,6 +84,7 @@ class TrainConfig:
         if unknown:
             raise DataError(f"{path}: unknown keys {unknown}; known keys are {sorted(known)}")
         raw.update({k: v for k, v in overrides.items() if v is not None})
-        if "data" in raw:
-            raw["data"] = tuple(raw["data"])
+        for key in ("data", "extra_sources"):
+            if key in raw:
+                raw[key] = tuple(raw[key])
         return cls(**raw)

@@ -43,6 +43,7 @@ from stancewire.model.types import Pair
 from stancewire.training.calibration import TemperatureScaler
 from stancewire.training.config import TrainConfig
 from stancewire.training.data import Example, fingerprint, label_counts, load_examples, split_examples
+from stancewire.training.sources import load_source
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             "no training data given; pass --data FILE (JSONL or CSV with statement, target, label)"
         )
     examples = load_examples(cfg.data)
+    for spec in cfg.extra_sources:
+        extra = load_source(spec)
+        log.info("extra source %s: %d training rows %s", spec, len(extra), label_counts(extra))
+        examples.extend(extra)
     parts = split_examples(examples, cfg.dev_fraction, cfg.test_fraction)
     if not parts["train"]:
         raise DataError("the train split is empty; add rows or lower --dev-fraction/--test-fraction")
