@@ -22,12 +22,15 @@ It is deterministic, never raises on any string, and every span indexes the inpu
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from stancewire.model.types import Statement
 
 # Closing marks accepted for each opening mark.
-QUOTE_MARKS: dict[str, str] = {"“": "”", "„": "“”", "«": "»", '"': '"'}
+QUOTE_MARKS: dict[str, str] = {"“": "”", "„": "“”", "«": "»", '"': '"', "‘": "’", "'": "'"}
+# Single marks double as apostrophes ("don’t", "workers' union"): they open only at a word start and
+# close only where no letter follows.
+SINGLE_MARKS = frozenset("‘'")
 
 CUE_VERBS: frozenset[str] = frozenset(
     """say says said tell tells told add adds added stated stress stresses stressed
@@ -44,15 +47,21 @@ CUE_VERBS: frozenset[str] = frozenset(
     branded dubbed allege alleges alleged apologise apologises apologised apologize
     apologizes apologized blame blames blamed blaming indicate indicates indicated suggest suggests
     suggested explain explains explained replied respond responds responded
-    countered concede concedes conceded predict predicts predicted
+    countered concede concedes conceded predict predicts predicted dispute disputes disputed
     estimated reported charged complain complains complained
     protested mock mocks mocked ridicule ridiculed hail hails hailed praise praises praised
     welcome welcomes welcomed caution cautions cautioned declined""".split()
 )
+# Verbs that invert after a quote or a clause ("..., said the minister"); others ("..., rejected the
+# accusation") take an object there, not a subject.
+INVERTING_VERBS: frozenset[str] = frozenset(
+    "said says added adds stated noted explained continued wrote writes insisted argued replied".split()
+)
 # Participles that report speech of the sentence's main subject ("..., warning that ...").
 CUE_PARTICIPLES: frozenset[str] = frozenset(
     """saying adding warning insisting claiming arguing noting accusing denying vowing threatening
-    calling describing blaming urging stressing""".split()
+    calling describing blaming urging stressing telling acknowledging rejecting dismissing alleging
+    condemning denouncing""".split()
 )
 
 PRONOUNS: frozenset[str] = frozenset({"he", "she", "they", "it", "we", "i"})
@@ -96,6 +105,10 @@ CLAUSE_BREAK = re.compile(
     r",(?!\d{3}\b)|[;:()\[\]–—]|\s-\s|\b(?:that|after|when|while|as|because|since|although|though|but|where|"
     r"whereas|if|before|until|whom|whose|which|who)\b"
 )
+SELF_NAMED = re.compile(
+    r"\b(?:which|who) (?:calls itself|call themselves|is known as|are known as|goes by) "
+    r"([A-Z][\w’'-]*(?: [A-Z][\w’'-]*){0,3})"
+)
 # "SEOUL, South Korea (AP) — " / "PORT-AUBIN — " at the start of a story
 DATELINE = re.compile(r"^[A-Z][A-Z .'-]+(?:,[^—–(]{1,40})?(?:\s*\([A-Za-z]+\))?\s*[—–-]+\s*")
 WORD = re.compile(r"[\w’'.-]+", re.UNICODE)
@@ -127,11 +140,14 @@ def find_quotes(text: str) -> list[Quote]:
         if closers is None or (ch == '"' and i + 1 < n and text[i + 1].isspace() and i > 0):
             i += 1
             continue
+        if ch in SINGLE_MARKS and not _opens_single(text, i):
+            i += 1
+            continue
         parts: list[tuple[int, int]] = []
         start, j, closed = i + 1, i + 1, False
         while j < n:
             c = text[j]
-            if c in closers:
+            if c in closers and (ch not in SINGLE_MARKS or _closes_single(text, j)):
                 parts.append((start, j))
                 closed = True
                 break
@@ -152,6 +168,22 @@ def find_quotes(text: str) -> list[Quote]:
         else:
             i += 1
     return quotes
+
+
+def _opens_single(text: str, i: int) -> bool:
+    """A single mark opens a quote at a word start, right before a letter or digit."""
+    before_ok = i == 0 or text[i - 1].isspace() or text[i - 1] in '([—–-:“"'
+    return before_ok and i + 1 < len(text) and text[i + 1].isalnum()
+
+
+def _closes_single(text: str, j: int) -> bool:
+    """A single mark closes a quote unless a letter follows (don’t) or it is a plural possessive."""
+    after = text[j + 1] if j + 1 < len(text) else " "
+    if after.isalnum():
+        return False
+    # "the workers' union": s + mark + space + lower-case word reads as a possessive, not a close
+    rest = text[j + 1 : j + 3]
+    return not (text[j - 1] == "s" and rest[:1] == " " and rest[1:2].islower())
 
 
 def split_sentences(text: str, quotes: list[Quote]) -> list[tuple[int, int]]:
@@ -249,7 +281,7 @@ class QuoteExtractor:
                 statements.append(st)
                 last_statement_sentence = n
             prev_sentence = text[s:e]
-        return statements
+        return [_named(text, st) for st in statements]
 
     # -- one sentence ----------------------------------------------------------------------------
 
@@ -344,7 +376,7 @@ class QuoteExtractor:
             if speaker:
                 return speaker, tail.group(2)
         tail = re.search(r",\s*(\w+)\s+([^,;:]{2,80}?)\s*[.!?]?\s*$", masked)
-        if tail and tail.group(1).lower() in CUE_VERBS:
+        if tail and tail.group(1).lower() in INVERTING_VERBS:
             speaker = self._clean_speaker(tail.group(2))
             if speaker:
                 return speaker, tail.group(1)
@@ -376,11 +408,18 @@ class QuoteExtractor:
         relative clause closed by a comma ("The group, which calls itself X, said") and a
         coordinated verb ("The mayor visited the site and called the fire ...").
         """
-        for chunk in reversed(CLAUSE_BREAK.split(left)):
-            speaker = self._clean_speaker(chunk)
+        left = TRAILING_ADVERBIAL.sub("", " " + left.rstrip())  # "X, the governor, had told"
+        chunks = CLAUSE_BREAK.split(left)
+        for k in range(len(chunks) - 1, -1, -1):
+            speaker = self._clean_speaker(chunks[k])
             if speaker:
+                # "Helena Voss, the coast guard commander, said": the name, not the description
+                if k > 0 and speaker.split()[0].lower() in DETERMINERS and left.rstrip().endswith(","):
+                    name = self._clean_speaker(chunks[k - 1])
+                    if name and _is_proper_name(name):
+                        return name
                 return speaker
-            if chunk.strip():
+            if chunks[k].strip():
                 break  # the nearest chunk is not a noun phrase
         stripped = left.rstrip()
         if stripped.endswith(",") or stripped.endswith(" and"):
@@ -424,6 +463,7 @@ class QuoteExtractor:
             or first[0].isdigit()
             or first.lower() in DETERMINERS
             or words[-1].lower() in ROLE_NOUNS
+            or (len(words) >= 3 and words[-1][0].isupper() and words[-2][0].isupper())  # "union leader Ana Ruiz"
         ):
             return None
         if any(w.lower() in CLAUSE_WORDS for w in words) or "_" in speaker or words[0].isdigit():
@@ -462,6 +502,48 @@ def _direct(
     return Statement(
         joined, spans[0][0], spans[-1][1], "direct", canonical, mention, cue, context, tuple(spans)
     )
+
+
+NAME = r"(?:[A-Z][\w’'.-]*\.?\s+){0,3}[A-Z][\w’'-]+"
+
+
+def _named(text: str, st: Statement) -> Statement:
+    """Give a statement whose speaker is only a description the name the article gives it elsewhere.
+
+    "The chief executive of Fenwick's said ..." becomes "Alastair Brooke" when the story also
+    writes "Fenwick's chief executive, Alastair Brooke"; "the AIU" becomes "the Athletics Integrity
+    Unit" from "the Athletics Integrity Unit (AIU)". Only an unambiguous name is taken.
+    """
+    speaker = st.speaker
+    if not speaker or _is_proper_name(speaker):
+        return st
+    named = re.search(re.escape(speaker) + r",?\s+" + SELF_NAMED.pattern, st.context)
+    if named:
+        return replace(st, speaker=named.group(1))  # "The group, which calls itself GreyMantis, said"
+    words = speaker.split()
+    if len(words) == 2 and words[0].lower() == "the" and words[1].isupper():
+        found = set(re.findall(rf"((?:the\s+)?{NAME}(?:\s+[a-z]+\s+{NAME})?)\s+\({words[1]}\)", text))
+        if len(found) == 1:
+            return replace(st, speaker=found.pop())
+        return st
+    if words[0].lower() not in DETERMINERS and words[-1].lower() not in ROLE_NOUNS:
+        return st
+    # the head noun: "the chief executive of Fenwick's" -> "executive"
+    described = speaker.split(" of ")[0].split()
+    head = re.escape(re.sub(r"[’']s$", "", described[-1]))
+    names = set(re.findall(rf"\b{head},?\s+({NAME})(?=[\s,.;:])", text))  # "spokesman Petr Hanák"
+    names |= set(re.findall(rf"({NAME}),\s+(?:the|a|an|its|his|her)?\s*[^,.;:]{{0,50}}\b{head}\b", text))
+    names = {n for n in names if _is_proper_name(n) and n.split()[0].lower() not in CUE_VERBS}
+    if len(names) == 1:
+        return replace(st, speaker=names.pop())
+    return st
+
+
+def _is_proper_name(phrase: str) -> bool:
+    """Capitalised words only (titles and particles allowed): "Rear Adm. Helena Voss", "Ali al-Sadr"."""
+    words = phrase.split()
+    particles = {"of", "de", "del", "da", "van", "von", "al", "bin", "la", "le", "du", "der"}
+    return words[0].lower() not in DETERMINERS and all(w[0].isupper() or w in particles for w in words)
 
 
 def _only_attribution(between: str) -> bool:

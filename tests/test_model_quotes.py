@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from stancewire.model.quotes import QuoteExtractor, find_quotes, split_sentences
 
 from .conftest import REPO
@@ -118,3 +120,76 @@ def test_quotes_subject_before_a_relative_clause_or_coordinated_verb() -> None:
     )
     speakers = [s.speaker_mention for s in extract(text)]
     assert speakers == ["The group", "Mayor Sofia Berglund", "The journal"]
+
+
+@pytest.mark.parametrize(
+    ("text", "quotes"),
+    [
+        ("'We will not give in,' she said.", ["We will not give in,"]),
+        (
+            "‘We’re not trying to make money off anyone,’ he said.",
+            ["We’re not trying to make money off anyone,"],
+        ),
+        ("Supermarket merger 'as good as dead', says Fenwick's boss", ["as good as dead"]),
+        ("The workers' union said 'no' to the deal.", ["no"]),
+        ("I don't know; it's the Smiths' car and the ministers’ plan.", []),
+    ],
+)
+def test_quotes_single_marks_are_quotes_but_apostrophes_are_not(text: str, quotes: list[str]) -> None:
+    assert [text[q.open + 1 : q.close] for q in find_quotes(text)] == quotes
+
+
+def test_quotes_single_quoted_statement_is_attributed() -> None:
+    (st,) = QuoteExtractor().extract("'We will not give in,' union president Sylvie Gagnon said.")
+    assert (st.text, st.kind, st.speaker) == (
+        "We will not give in",
+        "direct",
+        "union president Sylvie Gagnon",
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker"),
+    [
+        # a cue verb with an object after the last comma is not an inverted attribution
+        ("The guard's lawyer, Pieter Claes, rejected the accusation.", "Pieter Claes"),
+        # auxiliaries between the subject and the cue
+        (
+            "The regional governor, Milan Sebek, had told state radio that there were no fatalities.",
+            "Milan Sebek",
+        ),
+        # a relative clause that names the group
+        ("The group, which calls itself GreyMantis, said it had stolen the data.", "GreyMantis"),
+        # the name, not the description, in an apposition
+        (
+            "Rear Adm. Helena Voss, the coast guard commander, said the ship had been warned.",
+            "Rear Adm. Helena Voss",
+        ),
+    ],
+)
+def test_quotes_speaker_shapes(text: str, speaker: str) -> None:
+    (st,) = QuoteExtractor().extract(text)
+    assert st.speaker == speaker
+
+
+def test_quotes_description_takes_the_name_the_article_gives_elsewhere() -> None:
+    text = (
+        "The chief executive of Fenwick's said on Thursday that the merger was dead. "
+        "Fenwick's chief executive, Alastair Brooke, has led the company since 2019. "
+        "According to the AIU, the sample contained traces of nandrolone. "
+        "The case was opened by the Athletics Integrity Unit (AIU) in May."
+    )
+    found = QuoteExtractor().extract(text)
+    assert [(st.speaker, st.speaker_mention) for st in found] == [
+        ("Alastair Brooke", "The chief executive of Fenwick's"),
+        ("the Athletics Integrity Unit", "the AIU"),
+    ]
+
+
+def test_quotes_ambiguous_description_keeps_its_mention() -> None:
+    text = (
+        "The spokesman said the plant was safe. "
+        "Company spokesman Petr Hanak and army spokesman Jan Novak met on Monday."
+    )
+    (st,) = QuoteExtractor().extract(text)
+    assert st.speaker == "The spokesman"
