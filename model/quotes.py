@@ -463,7 +463,9 @@ class QuoteExtractor:
             or first[0].isdigit()
             or first.lower() in DETERMINERS
             or words[-1].lower() in ROLE_NOUNS
-            or (len(words) >= 3 and words[-1][0].isupper() and words[-2][0].isupper())  # "union leader Ana Ruiz"
+            or (
+                len(words) >= 3 and words[-1][0].isupper() and words[-2][0].isupper()
+            )  # "union leader Ana Ruiz"
         ):
             return None
         if any(w.lower() in CLAUSE_WORDS for w in words) or "_" in speaker or words[0].isdigit():
