@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-from stancewire.model.types import StancePrediction, StatementStances
+from stancewire.model.types import StancePrediction, Statement, StatementStances
 
 
 class StanceRequest(BaseModel):
@@ -50,10 +50,20 @@ class StatementOut(BaseModel):
     stances: list[TargetStance]
 
 
+class SpeakerOut(BaseModel):
+    """One speaker of the text under its canonical name, with every way the text refers to it."""
+
+    name: str
+    mentions: list[str]
+    statements: list[int]
+    """Indices into ``statements``."""
+
+
 class StanceResponse(BaseModel):
     model_version: str
     targets: list[str]
     statements: list[StatementOut]
+    speakers: list[SpeakerOut] = []
 
 
 class Prediction(BaseModel):
@@ -99,4 +109,19 @@ def stance_response(
             )
             for r in results
         ],
+        speakers=speaker_groups([r.statement for r in results]),
     )
+
+
+def speaker_groups(statements: Sequence[Statement]) -> list[SpeakerOut]:
+    """Statements grouped by canonical speaker, in order of first appearance."""
+    groups: dict[str, SpeakerOut] = {}
+    for i, st in enumerate(statements):
+        if not st.speaker:
+            continue
+        group = groups.setdefault(st.speaker, SpeakerOut(name=st.speaker, mentions=[], statements=[]))
+        mention = st.speaker_mention or st.speaker
+        if mention not in group.mentions:
+            group.mentions.append(mention)
+        group.statements.append(i)
+    return list(groups.values())

@@ -39,6 +39,13 @@ def test_app_stance_on_seed_article(client: TestClient, seed_text: str) -> None:
         assert [x["target"] for x in st["stances"]] == TARGETS
         for x in st["stances"]:
             assert set(x["probs"]) == set(LABELS) and abs(sum(x["probs"].values()) - 1) < 1e-4
+    # every attributed statement belongs to exactly one speaker group, under its canonical name
+    grouped = sorted(i for sp in body["speakers"] for i in sp["statements"])
+    assert grouped == [i for i, st in enumerate(body["statements"]) if st["speaker"]]
+    for sp in body["speakers"]:
+        assert all(body["statements"][i]["speaker"] == sp["name"] for i in sp["statements"])
+        mentions = {body["statements"][i]["speaker_mention"] for i in sp["statements"]}
+        assert set(sp["mentions"]) == mentions
 
 
 def test_app_classify_pairs(client: TestClient) -> None:
