@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,17 +31,65 @@ def per_class(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, dict[str, flo
     }
 
 
-def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, n_bins: int = 10) -> float:
-    """ECE of the top-label confidence over equal-width bins."""
-    confidence = probs.max(axis=1)
-    correct = (probs.argmax(axis=1) == y_true).astype(np.float64)
-    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
-    ece = 0.0
+def reliability_bins(y_true: np.ndarray, probs: np.ndarray, n_bins: int = 10) -> list[dict[str, Any]]:
+    """Top-label confidence in ``n_bins`` equal-width bins: per bin its edges, count, mean confidence
+    and accuracy (None for an empty bin). A confidence of exactly 1.0 falls in the last bin.
+
+    Example:
+        >>> probs = np.array([[0.9, 0.1, 0, 0, 0], [0.3, 0.7, 0, 0, 0]])
+        >>> [b["count"] for b in reliability_bins(np.array([0, 0]), probs, n_bins=2)]
+        [0, 2]
+    """
+    confidence = probs.max(axis=1) if len(probs) else np.empty(0)
+    correct = (probs.argmax(axis=1) == y_true).astype(np.float64) if len(probs) else np.empty(0)
+    which = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
+    bins = []
     for b in range(n_bins):
-        mask = bins == b
-        if mask.any():
-            ece += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
-    return float(ece)
+        mask = which == b
+        count = int(mask.sum())
+        bins.append(
+            {
+                "lo": b / n_bins,
+                "hi": (b + 1) / n_bins,
+                "count": count,
+                "confidence": float(confidence[mask].mean()) if count else None,
+                "accuracy": float(correct[mask].mean()) if count else None,
+            }
+        )
+    return bins
+
+
+def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, n_bins: int = 10) -> float:
+    """ECE of the top-label confidence: the count-weighted gap between accuracy and confidence per bin."""
+    bins = reliability_bins(y_true, probs, n_bins)
+    n = sum(b["count"] for b in bins)
+    return float(
+        sum(b["count"] / n * abs(b["accuracy"] - b["confidence"]) for b in bins if b["count"]) if n else 0.0
+    )
+
+
+def selective_curve(y_true: np.ndarray, probs: np.ndarray, n_points: int = 20) -> dict[str, list[float]]:
+    """Accuracy and macro-F1 when abstaining on every prediction below a confidence threshold.
+
+    Thresholds are the confidences at which about 100%, 95%, ... of the rows are kept (``n_points``
+    coverage levels), ascending; a row is kept when its confidence is at least the threshold, so ties
+    can keep a little more than the nominal share. The first point keeps every row (coverage 1.0).
+    """
+    curve: dict[str, list[float]] = {"thresholds": [], "coverage": [], "accuracy": [], "macro_f1": []}
+    if not len(y_true):
+        return curve
+    confidence = probs.max(axis=1)
+    y_pred = probs.argmax(axis=1)
+    ranked = np.sort(confidence)[::-1]
+    levels = np.arange(n_points, 0, -1) / n_points
+    thresholds = sorted({float(ranked[max(int(np.ceil(c * len(ranked))), 1) - 1]) for c in levels})
+    for t in thresholds:
+        kept = confidence >= t
+        curve["thresholds"].append(t)
+        curve["coverage"].append(float(kept.mean()))
+        curve["accuracy"].append(float((y_true[kept] == y_pred[kept]).mean()))
+        curve["macro_f1"].append(macro_f1(y_true[kept], y_pred[kept]))
+    return curve
 
 
 def bootstrap_ci(
@@ -59,12 +108,58 @@ def bootstrap_ci(
         classes[i, ~present] = np.nan  # a label absent from a resample has no F1 there
         macro[i] = np.nanmean(classes[i])
     lo, hi = 100 * alpha / 2, 100 * (1 - alpha / 2)
-    return {
-        "macro_f1": [float(np.percentile(macro, lo)), float(np.percentile(macro, hi))],
-        "per_class_f1": {
+    with warnings.catch_warnings():
+        # a label absent from every resample has no interval: NaN (null in JSON), expected, not news
+        warnings.simplefilter("ignore", RuntimeWarning)
+        per_class_ci = {
             label: [float(np.nanpercentile(classes[:, k], lo)), float(np.nanpercentile(classes[:, k], hi))]
             for k, label in enumerate(LABELS)
-        },
+        }
+    return {
+        "macro_f1": [float(np.percentile(macro, lo)), float(np.percentile(macro, hi))],
+        "per_class_f1": per_class_ci,
+    }
+
+
+def _fast_macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """``macro_f1`` from a confusion count, for the thousands of calls of a bootstrap."""
+    k = len(LABELS)
+    counts = np.bincount(y_true * k + y_pred, minlength=k * k).reshape(k, k)
+    gold, predicted = counts.sum(axis=1), counts.sum(axis=0)
+    present = (gold + predicted) > 0  # sklearn averages over labels seen in gold or predictions
+    if not present.any():
+        return 0.0
+    return float((2 * np.diag(counts)[present] / (gold + predicted)[present]).mean())
+
+
+def paired_bootstrap(
+    y_true: np.ndarray,
+    pred_a: np.ndarray,
+    pred_b: np.ndarray,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> dict[str, Any]:
+    """Macro-F1 of B minus A on the same rows, with a paired percentile bootstrap.
+
+    Both systems are scored on the same resampled rows, so row difficulty cancels out. ``p_value`` is
+    the share of resamples where B is not better than A (a one-sided bootstrap p-value).
+    """
+    n = len(y_true)
+    if not n:
+        return {"delta_macro_f1": 0.0, "ci95": [0.0, 0.0], "p_value": 1.0, "n_resamples": 0, "seed": seed}
+    rng = np.random.default_rng(seed)
+    deltas = np.empty(n_resamples)
+    for i in range(n_resamples):
+        idx = rng.integers(0, n, n)
+        deltas[i] = _fast_macro_f1(y_true[idx], pred_b[idx]) - _fast_macro_f1(y_true[idx], pred_a[idx])
+    lo, hi = 100 * alpha / 2, 100 * (1 - alpha / 2)
+    return {
+        "delta_macro_f1": macro_f1(y_true, pred_b) - macro_f1(y_true, pred_a),
+        "ci95": [float(np.percentile(deltas, lo)), float(np.percentile(deltas, hi))],
+        "p_value": float((deltas <= 0).mean()),
+        "n_resamples": n_resamples,
+        "seed": seed,
     }
 
 
@@ -82,6 +177,8 @@ def classification_report(labels: Sequence[str], probs: np.ndarray, bootstrap: i
             "matrix": confusion_matrix(y_true, y_pred, labels=range(len(LABELS))).tolist(),
         },
         "ece": expected_calibration_error(y_true, probs),
+        "reliability": reliability_bins(y_true, probs),
+        "selective": selective_curve(y_true, probs),
     }
     present = sorted(set(y_true.tolist()))
     if len(present) < len(LABELS):
