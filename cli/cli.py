@@ -58,27 +58,64 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from stancewire.eval.run import evaluate, format_report
-
     if bool(args.data) == bool(args.articles):
         raise StancewireError("give labeled pairs with --data FILE or annotated articles with --articles DIR")
     if args.articles:
-        from stancewire.eval.articles import evaluate_articles, format_articles_report, load_articles
-        from stancewire.model.engine import StanceEngine
+        pairs_only = [f for f in ("slice_by", "baselines", "baseline_train", "report") if getattr(args, f)]
+        if pairs_only:
+            flags = ", ".join("--" + f.replace("_", "-") for f in pairs_only)
+            raise StancewireError(f"{flags} work with --data only, not with --articles")
+        return eval_articles(args)
+    from stancewire.eval.run import format_report, report_json, run_evaluation
 
-        engine = StanceEngine.load(args.model, device=args.device)
-        report = evaluate_articles(load_articles(args.articles), engine)
-        _out(json.dumps(report, ensure_ascii=False) if args.json else format_articles_report(report))
-        return 0
-    report = evaluate(
+    evaluation = run_evaluation(
         args.model,
         args.data,
         split=args.split,
         device=args.device,
         batch_size=args.batch_size,
         progress=sys.stderr.isatty(),
+        slice_by=args.slice_by,
+        baselines=args.baselines,
+        baseline_train=args.baseline_train,
+        warn=lambda line: sys.stderr.write(line + "\n"),
     )
-    _out(json.dumps(report, ensure_ascii=False) if args.json else format_report(report))
+    if args.report:
+        from stancewire.eval.report import write_report
+
+        index = write_report(args.report, evaluation)
+        sys.stderr.write(f"report written to {index}\n")
+    report = evaluation.report
+    _out(report_json(report) if args.json else format_report(report))
+    return 0
+
+
+def eval_articles(args: argparse.Namespace) -> int:
+    from stancewire.eval.articles import evaluate_articles, format_articles_report, load_articles
+    from stancewire.model.engine import StanceEngine
+
+    engine = StanceEngine.load(args.model, device=args.device)
+    report = evaluate_articles(load_articles(args.articles), engine)
+    _out(json.dumps(report, ensure_ascii=False) if args.json else format_articles_report(report))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from stancewire.eval.compare import compare_models, format_comparison
+    from stancewire.eval.run import report_json
+
+    if len(args.model) != 2:
+        raise StancewireError(f"give exactly two models, --model A --model B; found {len(args.model)}")
+    result = compare_models(
+        args.model[0],
+        args.model[1],
+        args.data,
+        split=args.split,
+        device=args.device,
+        batch_size=args.batch_size,
+        seed=args.seed,
+    )
+    _out(report_json(result) if args.json else format_comparison(result))
     return 0
 
 
@@ -190,9 +227,42 @@ def build_parser() -> argparse.ArgumentParser:
         "--split", choices=["train", "dev", "test"], default=None, help="only this split of the data"
     )
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.add_argument(
+        "--slice-by",
+        action="append",
+        metavar="COL",
+        help="also report macro-F1/accuracy per value of this row field, e.g. source, kind, style, topic, "
+        "speaker (presence); repeatable; default: source and kind when present",
+    )
+    p.add_argument(
+        "--baselines",
+        action="store_true",
+        help="score majority, TF-IDF + logistic regression (fitted on the model's train split, read from "
+        "its train_config.json) and a cue lexicon beside the model",
+    )
+    p.add_argument(
+        "--baseline-train",
+        action="append",
+        metavar="FILE",
+        help="fit the TF-IDF baseline on the train split of this labeled file instead (repeatable; "
+        "implies --baselines)",
+    )
+    p.add_argument("--report", metavar="DIR", help="write an HTML report with plots and report.json here")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--batch-size", type=int, default=64)
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("compare", help="two models on the same labeled rows, with a paired bootstrap")
+    p.add_argument("--model", action="append", required=True, help="model directory; give A, then B")
+    p.add_argument("--data", action="append", required=True, help="labeled file or directory (repeatable)")
+    p.add_argument(
+        "--split", choices=["train", "dev", "test"], default=None, help="only this split of the data"
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--batch-size", type=int, default=64)
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("predict", help="statements, speakers and stances of one text")
     p.add_argument("--model", default=DEFAULT_MODEL)
@@ -237,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": cmd_train,
     "eval": cmd_eval,
+    "compare": cmd_compare,
     "predict": cmd_predict,
     "score": cmd_score,
     "serve": cmd_serve,
