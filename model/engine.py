@@ -192,7 +192,11 @@ class StanceEngine:
         """Label every pair; a prediction whose confidence is below ``abstain_below`` is marked abstained."""
         if not pairs:
             return []
-        probs = self.predict_proba(pairs, batch_size)
+        return self.predictions(self.logits(pairs, batch_size), abstain_below)
+
+    def predictions(self, logits: np.ndarray, abstain_below: float = 0.0) -> list[StancePrediction]:
+        """Calibrated predictions from raw logits (computed here or by a batcher that shares passes)."""
+        probs = softmax(logits / self.temperature)
         return [StancePrediction.from_row(row.tolist(), abstain_below) for row in probs]
 
     def describe(self) -> dict[str, object]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from stancewire.model.engine import StanceEngine
 from stancewire.model.errors import InvalidInput
 from stancewire.model.quotes import QuoteExtractor
-from stancewire.model.types import StatementStances
+from stancewire.model.types import Pair, StancePrediction, StatementStances
 
 
 @dataclass
@@ -23,6 +25,9 @@ class StancePipeline:
     extractor: QuoteExtractor
     engine: StanceEngine
     batch_size: int = 32
+    scorer: Callable[[Sequence[Pair]], np.ndarray] | None = None
+    """Raw logits for pairs; default the engine itself. The API passes a micro-batcher here so that
+    concurrent requests share forward passes."""
 
     def analyze(
         self, text: str, targets: Sequence[str], abstain_below: float = 0.0
@@ -33,8 +38,15 @@ class StancePipeline:
             raise InvalidInput("give at least one target, and no empty targets")
         statements = self.extractor.extract(text)
         pairs = [st.pair(target) for st in statements for target in clean_targets]
-        predictions = self.engine.score(pairs, self.batch_size, abstain_below)
+        predictions = self.score(pairs, abstain_below)
         k = len(clean_targets)
         return [
             StatementStances(st, tuple(predictions[i * k : (i + 1) * k])) for i, st in enumerate(statements)
         ]
+
+    def score(self, pairs: Sequence[Pair], abstain_below: float = 0.0) -> list[StancePrediction]:
+        """Calibrated predictions for pairs, through the scorer (a shared batcher) when there is one."""
+        if not pairs:
+            return []
+        logits = self.scorer(pairs) if self.scorer else self.engine.logits(pairs, self.batch_size)
+        return self.engine.predictions(logits, abstain_below)

@@ -7,12 +7,13 @@ the event loop stays free for health checks.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from stancewire import __version__
 from stancewire.model.engine import StanceEngine
@@ -20,6 +21,8 @@ from stancewire.model.errors import InvalidInput
 from stancewire.model.pipeline import StancePipeline
 from stancewire.model.quotes import QuoteExtractor
 from stancewire.model.types import Pair
+from stancewire.serve.batcher import MicroBatcher, Overloaded
+from stancewire.serve.metrics import ServiceMetrics
 from stancewire.serve.schemas import (
     ClassifyRequest,
     ClassifyResponse,
@@ -36,7 +39,10 @@ log = logging.getLogger(__name__)
 ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse, "description": "request larger than the configured limits"},
     422: {"model": ErrorResponse, "description": "invalid request"},
-    503: {"model": ErrorResponse, "description": "model not loaded"},
+    503: {
+        "model": ErrorResponse,
+        "description": "model not loaded yet, or the server is busy (see Retry-After)",
+    },
 }
 
 
@@ -65,13 +71,26 @@ def create_app(settings: Settings | None = None, engine: StanceEngine | None = N
     """Build the app; ``engine`` is loaded from ``settings.model_dir`` at start-up unless given."""
     settings = settings or Settings()
 
+    metrics = ServiceMetrics()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loaded = engine or StanceEngine.load(settings.model_dir, settings.device, settings.precision)
-        app.state.pipeline = StancePipeline(QuoteExtractor(), loaded, settings.batch_size)
+        loaded.logits([Pair("Warm-up statement.", "Warm-up target.")])  # first pass allocates; not a user's
+        batcher = MicroBatcher(
+            loaded,
+            max_batch=settings.batch_size,
+            max_wait_ms=settings.batch_wait_ms,
+            max_queue_pairs=settings.max_queue_pairs,
+            on_batch=metrics.observe_batch,
+        ).start()
+        metrics.set_model(loaded.version)
+        metrics.track_queue(lambda: batcher.queued_pairs)
+        app.state.pipeline = StancePipeline(QuoteExtractor(), loaded, settings.batch_size, batcher.logits)
         log.info("serving model %s on %s", loaded.version, loaded.device)
         yield
         app.state.pipeline = None
+        batcher.stop()  # finishes the queued work first
 
     app = FastAPI(
         title="stancewire",
@@ -82,6 +101,22 @@ def create_app(settings: Settings | None = None, engine: StanceEngine | None = N
     )
     app.state.settings = settings
     app.state.pipeline = None
+
+    @app.middleware("http")
+    async def record(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        # the route template, never the raw path: unknown paths must not grow the label set
+        name = getattr(route, "path", "unmatched")
+        metrics.observe_request(name, response.status_code, time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(Overloaded)
+    async def overloaded(_: Request, exc: Overloaded) -> JSONResponse:
+        return JSONResponse(
+            status_code=503, content={"detail": str(exc)}, headers={"Retry-After": str(exc.retry_after)}
+        )
 
     @app.exception_handler(InvalidInput)
     async def invalid_input(_: Request, exc: InvalidInput) -> JSONResponse:
@@ -96,6 +131,11 @@ def create_app(settings: Settings | None = None, engine: StanceEngine | None = N
     def readyz(pipeline: PipelineDep) -> dict[str, str]:
         """The model is loaded and can answer."""
         return {"status": "ready", "model_version": pipeline.engine.version}
+
+    @app.get("/metrics", response_class=Response)
+    def prometheus_metrics() -> Response:
+        """Prometheus metrics: requests and latencies by route and status, batch sizes, queue depth, model."""
+        return Response(metrics.render(), media_type=metrics.content_type)
 
     @app.get("/v1/model", responses=ERRORS)
     def model_info(pipeline: PipelineDep) -> dict[str, Any]:
@@ -147,7 +187,7 @@ def create_app(settings: Settings | None = None, engine: StanceEngine | None = N
                 raise InvalidInput(f"pairs[{i}]: statement and target must be non-empty")
         abstain = cfg.abstain_below if body.abstain_below is None else body.abstain_below
         pairs = [Pair(p.statement, p.target, p.speaker, p.context) for p in body.pairs]
-        scored = pipeline.engine.score(pairs, cfg.batch_size, abstain)
+        scored = pipeline.score(pairs, abstain)
         return ClassifyResponse(
             model_version=pipeline.engine.version,
             predictions=[

@@ -19,7 +19,15 @@ class Settings(BaseSettings):
     max_target_chars: int = Field(500, ge=1, description="longest target proposition")
     max_pairs: int = Field(256, ge=1, description="most pairs per /v1/classify request")
     max_statement_chars: int = Field(5_000, ge=1, description="longest statement in /v1/classify")
-    batch_size: int = Field(32, ge=1, le=1024, description="pairs per forward pass")
+    batch_size: int = Field(32, ge=1, le=1024, description="most pairs per forward pass (one micro-batch)")
+    batch_wait_ms: float = Field(
+        5.0, ge=0.0, le=1000.0, description="how long a micro-batch waits for more requests' pairs"
+    )
+    max_queue_pairs: int = Field(
+        4096,
+        ge=1,
+        description="pairs allowed to wait for the model; beyond it requests get 503 + Retry-After",
+    )
     abstain_below: float = Field(
         0.0, ge=0.0, le=1.0, description="default confidence below which a prediction is marked uncertain"
     )

@@ -1,0 +1,122 @@
+"""Micro-batching: results equal unbatched scoring, requests really share passes, backpressure, errors."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from stancewire.model.engine import StanceEngine
+from stancewire.model.types import Pair
+from stancewire.serve.app import create_app
+from stancewire.serve.batcher import MicroBatcher, Overloaded
+from stancewire.serve.settings import Settings
+
+STATEMENTS = [
+    "We never sold arms to anyone.",
+    "The ministry confirmed the shipment left port on Monday after a long delay at customs.",
+    "They will pay a heavy price.",
+    "This is a disgraceful and reckless decision by the council.",
+    "No comment.",
+]
+
+
+def request_pairs(k: int) -> list[Pair]:
+    return [Pair(STATEMENTS[(k + i) % len(STATEMENTS)], f"Target number {k}.") for i in range(k % 4 + 1)]
+
+
+class GatedEngine:
+    """An engine stand-in whose forward pass waits for a gate, to hold work in the queue."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.gate = threading.Event()
+        self.calls: list[int] = []
+        self.fail = fail
+        self.model = SimpleNamespace(config=SimpleNamespace(id2label={i: str(i) for i in range(5)}))
+
+    def logits(self, pairs: Sequence[Pair], batch_size: int = 32) -> np.ndarray:
+        self.gate.wait(10)
+        self.calls.append(len(pairs))
+        if self.fail:
+            raise ValueError("boom")
+        return np.arange(len(pairs) * 5, dtype=np.float32).reshape(len(pairs), 5)
+
+
+def test_batched_results_equal_unbatched(tiny_engine: StanceEngine) -> None:
+    sizes: list[int] = []
+    batcher = MicroBatcher(tiny_engine, max_batch=64, max_wait_ms=50, on_batch=lambda n, _: sizes.append(n))
+    batcher.start()
+    try:
+        requests = [request_pairs(k) for k in range(12)]
+        with ThreadPoolExecutor(8) as pool:
+            batched = list(pool.map(batcher.logits, requests))
+    finally:
+        batcher.stop()
+    for pairs, got in zip(requests, batched, strict=True):
+        np.testing.assert_allclose(got, tiny_engine.logits(pairs), atol=1e-5)
+    assert sum(sizes) == sum(len(r) for r in requests)
+    assert len(sizes) < len(requests)  # concurrent requests shared forward passes
+
+
+def test_full_queue_raises_overloaded_then_recovers() -> None:
+    engine = GatedEngine()
+    batcher = MicroBatcher(engine, max_batch=4, max_wait_ms=0, max_queue_pairs=6).start()  # type: ignore[arg-type]
+    try:
+        first = batcher.submit([Pair("a", "b")] * 4)
+        second = batcher.submit([Pair("a", "b")] * 2)
+        with pytest.raises(Overloaded) as info:
+            batcher.submit([Pair("a", "b")])
+        assert info.value.retry_after >= 1 and "retry" in str(info.value)
+        engine.gate.set()
+        assert first.result(5).shape == (4, 5) and second.result(5).shape == (2, 5)
+        assert batcher.logits([Pair("a", "b")], timeout=5).shape == (1, 5)
+        assert batcher.queued_pairs == 0
+    finally:
+        engine.gate.set()
+        batcher.stop()
+
+
+def test_a_failed_pass_fails_every_waiting_request() -> None:
+    engine = GatedEngine(fail=True)
+    engine.gate.set()
+    batcher = MicroBatcher(engine, max_wait_ms=0).start()  # type: ignore[arg-type]
+    try:
+        with pytest.raises(ValueError, match="boom"):
+            batcher.logits([Pair("a", "b")], timeout=5)
+        assert batcher.queued_pairs == 0
+    finally:
+        batcher.stop()
+
+
+def test_stop_finishes_queued_work() -> None:
+    engine = GatedEngine()
+    batcher = MicroBatcher(engine, max_batch=1, max_wait_ms=0).start()  # type: ignore[arg-type]
+    futures = [batcher.submit([Pair("a", "b")]) for _ in range(3)]
+    engine.gate.set()
+    batcher.stop()
+    assert all(f.result(0).shape == (1, 5) for f in futures)
+
+
+def test_app_metrics_and_busy_answer(tiny_engine: StanceEngine, tiny_model_dir) -> None:
+    settings = Settings(model_dir=str(tiny_model_dir), batch_wait_ms=1)
+    with TestClient(create_app(settings, engine=tiny_engine)) as client:
+        pairs = [{"statement": s, "target": "X did it."} for s in STATEMENTS]
+        assert client.post("/v1/classify", json={"pairs": pairs}).status_code == 200
+        assert client.get("/nope").status_code == 404
+        text = client.get("/metrics").text
+        assert 'stancewire_requests_total{route="/v1/classify",status="200"} 1.0' in text
+        assert 'route="unmatched",status="404"' in text and "/nope" not in text
+        assert f'stancewire_model_info{{version="{tiny_engine.version}"}} 1.0' in text
+        assert "stancewire_batch_pairs_count 1.0" in text and "stancewire_queue_pairs 0.0" in text
+
+        def busy(_: Sequence[Pair]) -> np.ndarray:
+            raise Overloaded(queued=100, limit=100, retry_after=3)
+
+        client.app.state.pipeline.scorer = busy  # type: ignore[attr-defined]
+        r = client.post("/v1/classify", json={"pairs": pairs})
+        assert r.status_code == 503 and r.headers["retry-after"] == "3" and "busy" in r.json()["detail"]
