@@ -153,6 +153,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         device=args.device,
         progress=not args.quiet,
+        abstain_below=args.abstain_below,
     )
     _out(json.dumps(summary))
     return 0
@@ -281,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="JSONL file of statement x target rows")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument(
+        "--abstain-below", type=float, default=0.0, help="mark rows below this confidence as abstained"
+    )
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_score)
 

@@ -85,6 +85,7 @@ def score_archive(
     device: str = "auto",
     progress: bool = True,
     engine: StanceEngine | None = None,
+    abstain_below: float = 0.0,
 ) -> dict[str, Any]:
     """Score every article of a JSONL archive against every target; returns counts."""
     from tqdm import tqdm
@@ -104,7 +105,7 @@ def score_archive(
             iter_articles(src, rejects), desc="articles", unit="art", disable=not progress
         ):
             article_id = str(article.get("id", f"line-{line}"))
-            results = pipeline.analyze(article["text"], targets)
+            results = pipeline.analyze(article["text"], targets, abstain_below=abstain_below)
             counts["articles"] += 1
             counts["statements"] += len(results)
             for r in results:
@@ -124,6 +125,7 @@ def score_archive(
                         "target": target,
                         "label": p.label,
                         "confidence": round(p.confidence, 6),
+                        "abstained": p.abstained,
                         "probs": {k: round(v, 6) for k, v in p.probs.items()},
                         "model_version": engine.version,
                     }

@@ -106,6 +106,12 @@ def test_cli_score_writes_rows(
     ]
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out)["rows"] == 1
+    (row,) = [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert row["abstained"] is False
+    # a threshold above any 5-way confidence of the untrained tiny model marks the row
+    assert main([*args, "--abstain-below", "0.99"]) == 0
+    (row,) = [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert row["abstained"] is True and row["label"] in row["probs"]
 
 
 def test_cli_data_check_exit_code(small_labeled: Path, tmp_path: Path) -> None:
