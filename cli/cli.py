@@ -172,7 +172,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from stancewire.serve.app import create_app
 
-    uvicorn.run(create_app(serve_settings(args)), host=args.host, port=args.port, log_level="info")
+    settings = serve_settings(args)
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not settings.keys():
+        logging.getLogger("stancewire").warning(
+            "serving on %s without API keys: anyone who can reach this address can use the API; "
+            "set STANCEWIRE_API_KEYS or STANCEWIRE_API_KEYS_FILE",
+            args.host,
+        )
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
     return 0
 
 

@@ -6,6 +6,7 @@ the event loop stays free for health checks.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -101,6 +102,22 @@ def create_app(settings: Settings | None = None, engine: StanceEngine | None = N
     )
     app.state.settings = settings
     app.state.pipeline = None
+
+    keys = [k.encode() for k in settings.keys()]
+
+    @app.middleware("http")
+    async def authenticate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if keys and request.url.path.startswith("/v1/"):
+            header = request.headers.get("authorization", "")
+            given = header.removeprefix("Bearer ").strip().encode()
+            # compare against every key in constant time, so timing reveals nothing about a key
+            if not header.startswith("Bearer ") or not any(hmac.compare_digest(given, k) for k in keys):
+                return JSONResponse(
+                    status_code=401,
+                    content={"detail": "missing or wrong API key: send 'Authorization: Bearer KEY'"},
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        return await call_next(request)
 
     @app.middleware("http")
     async def record(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -8,8 +8,28 @@ from pydantic import BaseModel, Field
 
 from stancewire.model.types import StancePrediction, Statement, StatementStances
 
+SEED_EXAMPLE = (
+    "North Korea said it has never supplied weapons or ammunition to Russia. “We have never exported "
+    "arms or ammunition to Russia before, nor will we plan to export them,” said the official, who has been "
+    "described as deputy director-general of the National Defense Ministry’s general equipment bureau."
+)
+
 
 class StanceRequest(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "text": SEED_EXAMPLE,
+                    "targets": [
+                        "North Korea exported arms to Russia.",
+                        "North Korea will export arms to Russia.",
+                    ],
+                }
+            ]
+        }
+    }
+
     text: str = Field(..., description="news text: an article, a paragraph or a headline")
     targets: list[str] = Field(
         ..., description="target propositions, e.g. 'North Korea exported arms to Russia.'"
@@ -27,6 +47,22 @@ class PairIn(BaseModel):
 
 
 class ClassifyRequest(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "pairs": [
+                        {
+                            "statement": "We have never exported arms or ammunition to Russia before",
+                            "target": "North Korea exported arms to Russia.",
+                            "speaker": "a North Korean defense official",
+                        }
+                    ]
+                }
+            ]
+        }
+    }
+
     pairs: list[PairIn]
     abstain_below: float | None = Field(None, ge=0.0, le=1.0)
 

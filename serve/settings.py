@@ -31,3 +31,19 @@ class Settings(BaseSettings):
     abstain_below: float = Field(
         0.0, ge=0.0, le=1.0, description="default confidence below which a prediction is marked uncertain"
     )
+    api_keys: str = Field(
+        "",
+        description="comma-separated API keys; when set, /v1/* routes need 'Authorization: Bearer KEY' "
+        "(/healthz, /readyz and /metrics stay open)",
+    )
+    api_keys_file: str = Field("", description="file with one API key per line (added to api_keys)")
+
+    def keys(self) -> list[str]:
+        """Every configured API key (from ``api_keys`` and ``api_keys_file``)."""
+        from pathlib import Path
+
+        found = [k.strip() for k in self.api_keys.split(",") if k.strip()]
+        if self.api_keys_file:
+            lines = Path(self.api_keys_file).read_text(encoding="utf-8").splitlines()
+            found += [k.strip() for k in lines if k.strip() and not k.startswith("#")]
+        return found

@@ -94,3 +94,25 @@ def test_app_readyz_is_503_before_load() -> None:
     c = TestClient(app)  # used without its context manager: lifespan has not run
     assert c.get("/healthz").status_code == 200
     assert c.get("/readyz").status_code == 503
+
+
+def test_app_api_keys_guard_v1_routes_only(tiny_engine, tiny_model_dir, tmp_path) -> None:
+    keyfile = tmp_path / "keys.txt"
+    keyfile.write_text("# ops keys\nfile-key\n")
+    settings = Settings(model_dir=str(tiny_model_dir), api_keys="k1, k2", api_keys_file=str(keyfile))
+    body = {"pairs": [{"statement": "We never did it.", "target": "X did it."}]}
+    with TestClient(create_app(settings, engine=tiny_engine)) as client:
+        assert client.get("/healthz").status_code == 200 and client.get("/metrics").status_code == 200
+        missing = client.post("/v1/classify", json=body)
+        assert missing.status_code == 401 and "Bearer" in missing.json()["detail"]
+        assert missing.headers["www-authenticate"] == "Bearer"
+        wrong = client.post("/v1/classify", json=body, headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        for key in ("k1", "k2", "file-key"):
+            ok = client.post("/v1/classify", json=body, headers={"Authorization": f"Bearer {key}"})
+            assert ok.status_code == 200
+
+
+def test_app_openapi_carries_the_seed_example(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()["components"]["schemas"]
+    assert "never exported arms" in schema["StanceRequest"]["examples"][0]["text"]
