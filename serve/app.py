@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -18,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 
 from stancewire import __version__
 from stancewire.model.engine import StanceEngine
-from stancewire.model.errors import InvalidInput
+from stancewire.model.errors import InvalidInput, StancewireError
 from stancewire.model.pipeline import StancePipeline
 from stancewire.model.quotes import QuoteExtractor
 from stancewire.model.types import Pair
@@ -29,6 +30,7 @@ from stancewire.serve.schemas import (
     ClassifyResponse,
     ErrorResponse,
     Prediction,
+    ReloadRequest,
     StanceRequest,
     StanceResponse,
     stance_response,
@@ -36,6 +38,8 @@ from stancewire.serve.schemas import (
 from stancewire.serve.settings import Settings
 
 log = logging.getLogger(__name__)
+RELOAD_GRACE_SECONDS = 30.0
+"""How long a replaced model keeps scoring for requests that started before a reload."""
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse, "description": "request larger than the configured limits"},
@@ -74,9 +78,8 @@ def create_app(settings: Settings | None = None, engine: StanceEngine | None = N
 
     metrics = ServiceMetrics()
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loaded = engine or StanceEngine.load(settings.model_dir, settings.device, settings.precision)
+    def serving(loaded: StanceEngine) -> StancePipeline:
+        """A warmed-up pipeline whose micro-batcher owns ``loaded``."""
         loaded.logits([Pair("Warm-up statement.", "Warm-up target.")])  # first pass allocates; not a user's
         batcher = MicroBatcher(
             loaded,
@@ -87,11 +90,25 @@ def create_app(settings: Settings | None = None, engine: StanceEngine | None = N
         ).start()
         metrics.set_model(loaded.version)
         metrics.track_queue(lambda: batcher.queued_pairs)
-        app.state.pipeline = StancePipeline(QuoteExtractor(), loaded, settings.batch_size, batcher.logits)
         log.info("serving model %s on %s", loaded.version, loaded.device)
+        return StancePipeline(QuoteExtractor(), loaded, settings.batch_size, batcher.logits)
+
+    def retire(pipeline: StancePipeline | None, grace: float) -> None:
+        """Stop an old pipeline's batcher once requests that already hold it are done."""
+        batcher = getattr(getattr(pipeline, "scorer", None), "__self__", None)
+        if isinstance(batcher, MicroBatcher):
+            timer = threading.Timer(grace, batcher.stop)
+            timer.daemon = True
+            timer.start()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.pipeline = serving(
+            engine or StanceEngine.load(settings.model_dir, settings.device, settings.precision)
+        )
         yield
-        app.state.pipeline = None
-        batcher.stop()  # finishes the queued work first
+        old, app.state.pipeline = app.state.pipeline, None
+        retire(old, grace=0)  # finishes the queued work first
 
     app = FastAPI(
         title="stancewire",
@@ -158,6 +175,29 @@ def create_app(settings: Settings | None = None, engine: StanceEngine | None = N
     def model_info(pipeline: PipelineDep) -> dict[str, Any]:
         """Version, base model, labels, training-data fingerprint and metrics of the served model."""
         return pipeline.engine.describe()
+
+    reload_lock = threading.Lock()
+
+    @app.post("/v1/admin/reload", responses=ERRORS)
+    def reload(body: ReloadRequest, request: Request) -> dict[str, str]:
+        """Load a model directory (default: the configured one) and swap it in without dropping requests.
+
+        Requests already running finish on the old model; new ones get the new model once it is
+        loaded and warmed up. A directory that fails to load leaves the old model serving.
+        """
+        path = body.model_dir or settings.model_dir
+        with reload_lock:
+            try:
+                loaded = StanceEngine.load(path, settings.device, settings.precision)
+            except StancewireError as exc:
+                raise HTTPException(
+                    status_code=422, detail=f"reload failed, still serving the old model: {exc}"
+                ) from exc
+            old = request.app.state.pipeline
+            request.app.state.pipeline = serving(loaded)
+            retire(old, grace=RELOAD_GRACE_SECONDS)
+        previous = old.engine.version if old is not None else ""
+        return {"model_version": loaded.version, "previous_version": previous}
 
     @app.post("/v1/stance", response_model=StanceResponse, responses=ERRORS)
     def stance(body: StanceRequest, pipeline: PipelineDep, cfg: SettingsDep) -> StanceResponse:

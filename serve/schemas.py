@@ -67,6 +67,10 @@ class ClassifyRequest(BaseModel):
     abstain_below: float | None = Field(None, ge=0.0, le=1.0)
 
 
+class ReloadRequest(BaseModel):
+    model_dir: str | None = Field(None, description="model directory to load; default: the configured one")
+
+
 class TargetStance(BaseModel):
     target: str
     label: str

@@ -120,3 +120,33 @@ def test_app_metrics_and_busy_answer(tiny_engine: StanceEngine, tiny_model_dir) 
         client.app.state.pipeline.scorer = busy  # type: ignore[attr-defined]
         r = client.post("/v1/classify", json={"pairs": pairs})
         assert r.status_code == 503 and r.headers["retry-after"] == "3" and "busy" in r.json()["detail"]
+
+
+def test_reload_under_load_drops_nothing(tiny_engine: StanceEngine, tmp_path) -> None:
+    from .conftest import build_tiny_model_dir
+
+    new_dir = build_tiny_model_dir(tmp_path / "v2", seed=1)
+    settings = Settings(model_dir=str(new_dir), batch_wait_ms=1)
+    with TestClient(create_app(settings, engine=tiny_engine)) as client:
+        old_version = client.get("/v1/model").json()["version"]
+        body = {"pairs": [{"statement": s, "target": "X did it."} for s in STATEMENTS]}
+        stop = threading.Event()
+        codes: list[int] = []
+
+        def hammer() -> None:
+            while not stop.is_set():
+                codes.append(client.post("/v1/classify", json=body).status_code)
+
+        with ThreadPoolExecutor(4) as pool:
+            for _ in range(4):
+                pool.submit(hammer)
+            r = client.post("/v1/admin/reload", json={})
+            for _ in range(5):  # requests keep flowing on the new model
+                codes.append(client.post("/v1/classify", json=body).status_code)
+            stop.set()
+        assert r.status_code == 200 and r.json()["previous_version"] == old_version
+        assert codes and set(codes) == {200}
+        assert client.get("/v1/model").json()["version"] == r.json()["model_version"]
+        bad = client.post("/v1/admin/reload", json={"model_dir": str(tmp_path / "missing")})
+        assert bad.status_code == 422 and "still serving the old model" in bad.json()["detail"]
+        assert client.get("/v1/model").json()["version"] == r.json()["model_version"]
