@@ -133,11 +133,17 @@ class _Speaker:
 def find_quotes(text: str) -> list[Quote]:
     """Find balanced quotation marks; unbalanced marks are skipped, never guessed."""
     quotes: list[Quote] = []
+    # Where the last failed scan for each opening mark stopped: a later opener of the same mark
+    # before that point would fail the same way, so it is skipped (keeps unbalanced text linear).
+    failed_until: dict[str, int] = {}
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
         closers = QUOTE_MARKS.get(ch)
         if closers is None or (ch == '"' and i + 1 < n and text[i + 1].isspace() and i > 0):
+            i += 1
+            continue
+        if i < failed_until.get(ch, -1):
             i += 1
             continue
         if ch in SINGLE_MARKS and not _opens_single(text, i):
@@ -166,6 +172,7 @@ def find_quotes(text: str) -> list[Quote]:
             quotes.append(Quote(i, j, tuple(parts)))
             i = j + 1
         else:
+            failed_until[ch] = j
             i += 1
     return quotes
 
