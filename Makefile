@@ -29,7 +29,7 @@ model: $(MODEL)/labels.json  ## train the default model into models/default if i
 serve: model  ## set up, train if needed, and serve the API on 127.0.0.1:8000
 	$(BIN)/stancewire serve --model $(MODEL) --host $(HOST) --port $(PORT)
 
-test: venv  ## lint, then every test (trains the default model once: about 30 min in all on 2 cores)
+test: venv  ## lint, then every test (trains the default model once: about 40 min in all on 2 cores)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 

@@ -64,7 +64,7 @@ def _same_recipe(model_dir: Path, cfg: TrainConfig) -> bool:
 
 @pytest.fixture(scope="session")
 def default_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default recipe of `make model`, trained once per session (about 24 minutes on 2 cores).
+    """The default recipe of `make model`, trained once per session (about 31 minutes on 2 cores).
 
     STANCEWIRE_E2E_MODEL may name a model directory to reuse when it was trained by this same
     recipe on this same data (checked by fingerprint), so a rerun after a docs-only change need
