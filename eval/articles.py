@@ -9,6 +9,7 @@ that were matched, through the same engine every other caller uses.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,14 @@ def load_articles(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
         p = Path(raw)
         files.extend(sorted(p.glob("*.json")) if p.is_dir() else [p])
     return [json.loads(f.read_text(encoding="utf-8")) | {"_path": str(f)} for f in files]
+
+
+KINDS = ("direct", "partial", "reported")
+EDGE = " \t\n,.;:!?\"'“”„‘’«»"
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.strip(EDGE).split())
 
 
 def _span(text: str, quote: dict[str, Any]) -> tuple[int, int]:
@@ -72,7 +81,9 @@ def evaluate_articles(
 ) -> dict[str, Any]:
     """Extraction precision/recall, speaker accuracy and (with an engine) stance metrics."""
     extractor = extractor or QuoteExtractor()
-    n_gold = n_found = n_matched = n_speaker = 0
+    n_gold = n_found = n_matched = n_speaker = n_exact = 0
+    kinds = {k: {"gold": 0, "found": 0, "gold_matched": 0, "found_matched": 0} for k in KINDS}
+    started = time.perf_counter()
     labels: list[str] = []
     pairs: list[Pair] = []
     missed_gold = 0
@@ -84,6 +95,17 @@ def evaluate_articles(
         n_found += len(found)
         n_matched += len(matched)
         n_speaker += sum(_same_speaker(art["quotes"][qi]["speaker"], found[si]) for qi, si in matched.items())
+        n_exact += sum(
+            _norm(art["quotes"][qi]["text"]) == _norm(found[si].text) for qi, si in matched.items()
+        )
+        for qi, q in enumerate(art["quotes"]):
+            if q.get("kind") in kinds:
+                kinds[q["kind"]]["gold"] += 1
+                kinds[q["kind"]]["gold_matched"] += qi in matched
+        hits = set(matched.values())
+        for si, st in enumerate(found):
+            kinds[st.kind]["found"] += 1
+            kinds[st.kind]["found_matched"] += si in hits
         for g in art.get("gold", []):
             si = matched.get(g["quote_index"])
             if si is None:
@@ -99,6 +121,20 @@ def evaluate_articles(
         "extraction_precision": n_matched / n_found if n_found else 0.0,
         "extraction_recall": n_matched / n_gold if n_gold else 0.0,
         "speaker_accuracy": n_speaker / n_matched if n_matched else 0.0,
+        # exact: the extracted text equals the gold text, up to surrounding marks and punctuation
+        "exact_precision": n_exact / n_found if n_found else 0.0,
+        "exact_recall": n_exact / n_gold if n_gold else 0.0,
+        # per kind: recall by the gold kind, precision by the extracted kind (overlap match)
+        "by_kind": {
+            k: {
+                "gold": c["gold"],
+                "extracted": c["found"],
+                "recall": c["gold_matched"] / c["gold"] if c["gold"] else 0.0,
+                "precision": c["found_matched"] / c["found"] if c["found"] else 0.0,
+            }
+            for k, c in kinds.items()
+        },
+        "seconds_per_article": (time.perf_counter() - started) / len(articles) if articles else 0.0,
         "gold_pairs_on_missed_quotes": missed_gold,
     }
     if engine is not None and pairs:
@@ -114,6 +150,13 @@ def format_articles_report(report: dict[str, Any]) -> str:
         f" {report['extracted']} extracted",
         f"extraction precision {report['extraction_precision']:.3f}  recall {report['extraction_recall']:.3f}"
         f"  speaker accuracy {report['speaker_accuracy']:.3f}",
+        f"exact-text match: precision {report['exact_precision']:.3f}  recall {report['exact_recall']:.3f}",
+        *(
+            f"  {kind:<9} precision {c['precision']:.3f}  recall {c['recall']:.3f}"
+            f"  ({c['extracted']} extracted, {c['gold']} gold)"
+            for kind, c in report["by_kind"].items()
+        ),
+        f"{1000 * report['seconds_per_article']:.1f} ms per article (extraction only)",
         f"gold pairs lost with missed statements: {report['gold_pairs_on_missed_quotes']}",
     ]
     if "stance" in report:

@@ -72,6 +72,10 @@ def test_eval_articles_extraction_floor_on_gold_articles() -> None:
     assert report["extraction_precision"] >= 0.92
     assert report["extraction_recall"] >= 0.87
     assert report["speaker_accuracy"] >= 0.85
+    assert report["exact_recall"] <= report["extraction_recall"]
+    assert sum(c["gold"] for c in report["by_kind"].values()) == report["gold_quotes"]
+    assert sum(c["extracted"] for c in report["by_kind"].values()) == report["extracted"]
+    assert report["by_kind"]["reported"]["precision"] >= 0.9
 
 
 def test_eval_articles_cli_reports_stance(tiny_model_dir, capsys) -> None:
