@@ -115,11 +115,20 @@ class StanceEngine:
         read_labels(model_dir)
         config = read_engine_config(model_dir)
         temperature = read_temperature(model_dir)
+        check_weights_file(model_dir)
         try:
             tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-            model = AutoModelForSequenceClassification.from_pretrained(model_dir, local_files_only=True)
+            # safetensors only and no remote code: loading a model directory never runs its code
+            model, info = AutoModelForSequenceClassification.from_pretrained(
+                model_dir,
+                local_files_only=True,
+                use_safetensors=True,
+                trust_remote_code=False,
+                output_loading_info=True,
+            )
         except Exception as exc:  # a load boundary: any failure means an unusable directory
             raise ModelLoadError(f"{model_dir}: cannot load weights or tokenizer ({exc})") from exc
+        check_loading_info(model_dir, info)
         if model.config.num_labels != len(LABELS):
             raise ModelLoadError(
                 f"{model_dir}: the classification head has {model.config.num_labels} outputs "
@@ -218,6 +227,49 @@ class StanceEngine:
             "metrics": metrics,
             "train_config": train_config,
         }
+
+
+def check_weights_file(model_dir: Path) -> None:
+    """Refuse directories whose weights are not in safetensors form (pickle files can run code)."""
+    if any(model_dir.glob("*.safetensors")):
+        return
+    pickled = sorted(p.name for p in model_dir.glob("*.bin")) + sorted(p.name for p in model_dir.glob("*.pt"))
+    if pickled:
+        raise ModelLoadError(
+            f"{model_dir}: weights are only in pickle form ({', '.join(pickled)}); stancewire loads "
+            "safetensors only. Convert them once with transformers, where you trust the file: "
+            "`AutoModelForSequenceClassification.from_pretrained(DIR)"
+            ".save_pretrained(DIR, safe_serialization=True)`"
+        )
+    raise ModelLoadError(f"{model_dir}: no model.safetensors; the directory has no weights")
+
+
+def check_loading_info(model_dir: Path, info: dict[str, list[str]]) -> None:
+    """A weight the model needs but the file lacks would be randomly initialised: refuse it.
+
+    transformers only warns in that case, which would give a server that answers with a random
+    classification head; an error at start-up is the only safe outcome.
+    """
+    missing = list(info.get("missing_keys", []))
+    mismatched = [
+        str(m[0]) if isinstance(m, tuple | list) else str(m)
+        for m in info.get("mismatched_keys", [])
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing weights {_few(missing)}")
+    if mismatched:
+        problems.append(f"weights of the wrong shape {_few(mismatched)}")
+    if problems:
+        raise ModelLoadError(
+            f"{model_dir}/model.safetensors does not match config.json: {'; '.join(problems)}. "
+            "The file is truncated or belongs to another model; retrain or copy the whole directory again."
+        )
+
+
+def _few(names: list[str], n: int = 3) -> str:
+    more = f" and {len(names) - n} more" if len(names) > n else ""
+    return ", ".join(names[:n]) + more
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

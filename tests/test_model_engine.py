@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -88,6 +90,55 @@ def test_engine_load_errors_are_clear(tiny_model_dir: Path, tmp_path: Path) -> N
     (broken / "model.safetensors").write_bytes(b"not weights")
     with pytest.raises(ModelLoadError, match="cannot load"):
         StanceEngine.load(broken)
+
+
+def _copy_with_weights(src: Path, dst: Path, edit: Callable[[dict[str, Any]], dict[str, Any]]) -> Path:
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(src, dst)
+    weights = edit(load_file(dst / "model.safetensors"))
+    save_file(weights, dst / "model.safetensors", metadata={"format": "pt"})
+    return dst
+
+
+def test_engine_load_refuses_a_missing_classification_head(tiny_model_dir: Path, tmp_path: Path) -> None:
+    # transformers would only warn and initialise the head at random: a server answering noise
+    headless = _copy_with_weights(
+        tiny_model_dir, tmp_path / "headless", lambda w: {k: v for k, v in w.items() if "classifier" not in k}
+    )
+    with pytest.raises(ModelLoadError, match=r"missing weights classifier\."):
+        StanceEngine.load(headless)
+
+
+def test_engine_load_refuses_weights_of_the_wrong_shape(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import torch
+
+    def three_way_head(w: dict[str, Any]) -> dict[str, Any]:
+        return {**w, "classifier.weight": torch.zeros(3, 32), "classifier.bias": torch.zeros(3)}
+
+    wrong = _copy_with_weights(tiny_model_dir, tmp_path / "wrong", three_way_head)
+    with pytest.raises(ModelLoadError, match="cannot load|wrong shape"):
+        StanceEngine.load(wrong)
+
+
+def test_engine_load_refuses_pickle_weights_and_no_weights(tiny_model_dir: Path, tmp_path: Path) -> None:
+    pickled = tmp_path / "pickled"
+    shutil.copytree(tiny_model_dir, pickled)
+    (pickled / "model.safetensors").rename(pickled / "pytorch_model.bin")
+    with pytest.raises(ModelLoadError, match="safetensors only"):
+        StanceEngine.load(pickled)
+    (pickled / "pytorch_model.bin").unlink()
+    with pytest.raises(ModelLoadError, match="no model.safetensors"):
+        StanceEngine.load(pickled)
+
+
+def test_engine_load_refuses_a_truncated_weights_file(tiny_model_dir: Path, tmp_path: Path) -> None:
+    cut = tmp_path / "cut"
+    shutil.copytree(tiny_model_dir, cut)
+    data = (cut / "model.safetensors").read_bytes()
+    (cut / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelLoadError, match="cannot load"):
+        StanceEngine.load(cut)
 
 
 def test_engine_describe_reports_version_and_labels(tiny_engine: StanceEngine) -> None:
