@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -151,15 +152,25 @@ class StanceEngine:
 
     def encode(self, pairs: Sequence[Pair]) -> dict[str, torch.Tensor]:
         """Tokenise pairs into padded model input; the one place truncation happens."""
+        return self._tokenize(pairs, padding=True, return_tensors="pt")  # type: ignore[return-value]
+
+    def token_lengths(self, pairs: Sequence[Pair]) -> list[int]:
+        """The length in tokens of each pair's model input after truncation (no padding).
+
+        The micro-batcher uses it to keep each forward pass within a token budget and to group
+        pairs of similar length.
+        """
+        return [len(ids) for ids in self._tokenize(pairs)["input_ids"]] if pairs else []
+
+    def _tokenize(self, pairs: Sequence[Pair], **options: Any) -> Any:
         sep = getattr(self.tokenizer, "sep_token", None) or "|"
         firsts, seconds = zip(*(format_pair(p, self.config.input_format, sep) for p in pairs), strict=True)
-        return self.tokenizer(  # type: ignore[operator,no-any-return]
+        return self.tokenizer(  # type: ignore[operator]
             list(firsts),
             list(seconds),
             truncation="longest_first",
             max_length=self.config.max_length,
-            padding=True,
-            return_tensors="pt",
+            **options,
         )
 
     def logits(

@@ -6,6 +6,7 @@ the event loop stays free for health checks.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import threading
@@ -23,7 +24,7 @@ from stancewire.model.errors import InvalidInput, StancewireError
 from stancewire.model.pipeline import StancePipeline
 from stancewire.model.quotes import QuoteExtractor
 from stancewire.model.types import Pair
-from stancewire.serve.batcher import MicroBatcher, Overloaded
+from stancewire.serve.batcher import MicroBatcher, Overloaded, RequestTimeout
 from stancewire.serve.metrics import ServiceMetrics
 from stancewire.serve.schemas import (
     ClassifyRequest,
@@ -48,6 +49,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "model": ErrorResponse,
         "description": "model not loaded yet, or the server is busy (see Retry-After)",
     },
+    504: {"model": ErrorResponse, "description": "the model did not finish the request within the timeout"},
 }
 
 
@@ -77,6 +79,7 @@ def create_app(settings: Settings | None = None, engine: StanceEngine | None = N
     settings = settings or Settings()
 
     metrics = ServiceMetrics()
+    batchers: dict[int, MicroBatcher] = {}  # id(pipeline) -> the batcher that owns its engine
 
     def serving(loaded: StanceEngine) -> StancePipeline:
         """A warmed-up pipeline whose micro-batcher owns ``loaded``."""
@@ -86,17 +89,21 @@ def create_app(settings: Settings | None = None, engine: StanceEngine | None = N
             max_batch=settings.batch_size,
             max_wait_ms=settings.batch_wait_ms,
             max_queue_pairs=settings.max_queue_pairs,
+            max_batch_tokens=settings.max_batch_tokens,
             on_batch=metrics.observe_batch,
         ).start()
         metrics.set_model(loaded.version)
         metrics.track_queue(lambda: batcher.queued_pairs)
         log.info("serving model %s on %s", loaded.version, loaded.device)
-        return StancePipeline(QuoteExtractor(), loaded, settings.batch_size, batcher.logits)
+        scorer = functools.partial(batcher.logits, timeout=settings.request_timeout_s)
+        pipeline = StancePipeline(QuoteExtractor(), loaded, settings.batch_size, scorer)
+        batchers[id(pipeline)] = batcher
+        return pipeline
 
     def retire(pipeline: StancePipeline | None, grace: float) -> None:
         """Stop an old pipeline's batcher once requests that already hold it are done."""
-        batcher = getattr(getattr(pipeline, "scorer", None), "__self__", None)
-        if isinstance(batcher, MicroBatcher):
+        batcher = batchers.pop(id(pipeline), None)
+        if batcher is not None:
             timer = threading.Timer(grace, batcher.stop)
             timer.daemon = True
             timer.start()
@@ -151,6 +158,10 @@ def create_app(settings: Settings | None = None, engine: StanceEngine | None = N
         return JSONResponse(
             status_code=503, content={"detail": str(exc)}, headers={"Retry-After": str(exc.retry_after)}
         )
+
+    @app.exception_handler(RequestTimeout)
+    async def timed_out(_: Request, exc: RequestTimeout) -> JSONResponse:
+        return JSONResponse(status_code=504, content={"detail": str(exc)})
 
     @app.exception_handler(InvalidInput)
     async def invalid_input(_: Request, exc: InvalidInput) -> JSONResponse:

@@ -28,6 +28,15 @@ class Settings(BaseSettings):
         ge=1,
         description="pairs allowed to wait for the model; beyond it requests get 503 + Retry-After",
     )
+    max_batch_tokens: int = Field(
+        8192,
+        ge=16,
+        description="most padded tokens in one forward pass; with length-sorted chunks, one huge request "
+        "cannot make a pass slow for the small requests that share it",
+    )
+    request_timeout_s: float = Field(
+        60.0, gt=0.0, description="a request whose pairs are not all scored by then gets 504 and is dropped"
+    )
     abstain_below: float = Field(
         0.0, ge=0.0, le=1.0, description="default confidence below which a prediction is marked uncertain"
     )

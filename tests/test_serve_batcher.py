@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from stancewire.model.engine import StanceEngine
 from stancewire.model.types import Pair
 from stancewire.serve.app import create_app
-from stancewire.serve.batcher import MicroBatcher, Overloaded
+from stancewire.serve.batcher import MicroBatcher, Overloaded, RequestTimeout
 from stancewire.serve.settings import Settings
 
 STATEMENTS = [
@@ -31,20 +31,33 @@ def request_pairs(k: int) -> list[Pair]:
 
 
 class GatedEngine:
-    """An engine stand-in whose forward pass waits for a gate, to hold work in the queue."""
+    """An engine stand-in whose forward passes wait for a gate, to hold work in the queue.
+
+    A pair's length in tokens is the length of its statement in characters, and every pass is
+    recorded as the list of statements it scored.
+    """
 
     def __init__(self, fail: bool = False) -> None:
         self.gate = threading.Event()
-        self.calls: list[int] = []
+        self.entered = threading.Event()
+        self.passes: list[list[str]] = []
         self.fail = fail
         self.model = SimpleNamespace(config=SimpleNamespace(id2label={i: str(i) for i in range(5)}))
 
+    @property
+    def calls(self) -> list[int]:
+        return [len(p) for p in self.passes]
+
+    def token_lengths(self, pairs: Sequence[Pair]) -> list[int]:
+        return [len(p.statement) for p in pairs]
+
     def logits(self, pairs: Sequence[Pair], batch_size: int = 32) -> np.ndarray:
+        self.entered.set()
         self.gate.wait(10)
-        self.calls.append(len(pairs))
+        self.passes.append([p.statement for p in pairs])
         if self.fail:
             raise ValueError("boom")
-        return np.arange(len(pairs) * 5, dtype=np.float32).reshape(len(pairs), 5)
+        return np.array([[len(p.statement)] * 5 for p in pairs], dtype=np.float32)
 
 
 def test_batched_results_equal_unbatched(tiny_engine: StanceEngine) -> None:
@@ -102,6 +115,55 @@ def test_stop_finishes_queued_work() -> None:
     assert all(f.result(0).shape == (1, 5) for f in futures)
 
 
+def test_a_small_request_is_not_starved_by_a_large_one() -> None:
+    engine = GatedEngine()
+    batcher = MicroBatcher(engine, max_batch=4, max_wait_ms=0).start()  # type: ignore[arg-type]
+    try:
+        large = batcher.submit([Pair("g" * (1 + i % 3), "t") for i in range(20)])
+        assert engine.entered.wait(5)  # the first chunk of the large request is in the model
+        small = batcher.submit([Pair("s", "t"), Pair("ss", "t")])
+        engine.gate.set()
+        assert small.result(5)[:, 0].tolist() == [1, 2]  # results in request order
+        assert large.result(5)[:, 0].tolist() == [1 + i % 3 for i in range(20)]
+    finally:
+        engine.gate.set()
+        batcher.stop()
+    assert engine.calls[0] == 4
+    # the small request rides in the very next pass instead of after the 4 more chunks of the large one
+    assert "s" in engine.passes[1] and "ss" in engine.passes[1]
+    assert sum(engine.calls) == 22 and max(engine.calls) <= 4
+    # chunks of the large request hold pairs of similar length (sorted when it arrived)
+    assert engine.passes[0] == ["g"] * 4
+
+
+def test_passes_stay_within_the_token_budget() -> None:
+    engine = GatedEngine()
+    engine.gate.set()
+    batcher = MicroBatcher(engine, max_batch=10, max_wait_ms=0, max_batch_tokens=100).start()  # type: ignore[arg-type]
+    try:
+        batcher.logits([Pair("x" * 30, "t")] * 10, timeout=5)
+        # one pair longer than the whole budget is still scored, alone
+        batcher.logits([Pair("y" * 500, "t")], timeout=5)
+    finally:
+        batcher.stop()
+    assert engine.calls == [3, 3, 3, 1, 1]
+
+
+def test_a_timed_out_request_is_dropped_from_the_queue() -> None:
+    engine = GatedEngine()
+    batcher = MicroBatcher(engine, max_batch=4, max_wait_ms=0).start()  # type: ignore[arg-type]
+    try:
+        with pytest.raises(RequestTimeout, match="0 of 12 pairs scored"):
+            batcher.logits([Pair("a", "b")] * 12, timeout=0.05)
+        engine.gate.set()
+        assert batcher.logits([Pair("c", "d")], timeout=5).shape == (1, 5)
+    finally:
+        engine.gate.set()
+        batcher.stop()
+    assert engine.calls == [4, 1]  # the chunk in flight finished; the other 8 pairs never ran
+    assert batcher.queued_pairs == 0
+
+
 def test_app_metrics_and_busy_answer(tiny_engine: StanceEngine, tiny_model_dir) -> None:
     settings = Settings(model_dir=str(tiny_model_dir), batch_wait_ms=1)
     with TestClient(create_app(settings, engine=tiny_engine)) as client:
@@ -120,6 +182,13 @@ def test_app_metrics_and_busy_answer(tiny_engine: StanceEngine, tiny_model_dir) 
         client.app.state.pipeline.scorer = busy  # type: ignore[attr-defined]
         r = client.post("/v1/classify", json={"pairs": pairs})
         assert r.status_code == 503 and r.headers["retry-after"] == "3" and "busy" in r.json()["detail"]
+
+        def slow(_: Sequence[Pair]) -> np.ndarray:
+            raise RequestTimeout(timeout=2.0, done=3, total=5)
+
+        client.app.state.pipeline.scorer = slow  # type: ignore[attr-defined]
+        r = client.post("/v1/classify", json={"pairs": pairs})
+        assert r.status_code == 504 and "within 2s (3 of 5 pairs scored)" in r.json()["detail"]
 
 
 def test_reload_under_load_drops_nothing(tiny_engine: StanceEngine, tmp_path) -> None:
