@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,7 @@ class StanceEngine:
         self.device = device or torch.device("cpu")
         self.dtype = dtype
         self.model_dir = model_dir
+        self._tokenizer_lock = threading.Lock()
         self.model.to(self.device)
         self.model.eval()
 
@@ -165,13 +167,16 @@ class StanceEngine:
     def _tokenize(self, pairs: Sequence[Pair], **options: Any) -> Any:
         sep = getattr(self.tokenizer, "sep_token", None) or "|"
         firsts, seconds = zip(*(format_pair(p, self.config.input_format, sep) for p in pairs), strict=True)
-        return self.tokenizer(  # type: ignore[operator]
-            list(firsts),
-            list(seconds),
-            truncation="longest_first",
-            max_length=self.config.max_length,
-            **options,
-        )
+        # A fast tokenizer sets its truncation state on each call and fails with "Already borrowed"
+        # when two threads call it at once (request threads measure lengths while the batcher encodes).
+        with self._tokenizer_lock:
+            return self.tokenizer(  # type: ignore[operator]
+                list(firsts),
+                list(seconds),
+                truncation="longest_first",
+                max_length=self.config.max_length,
+                **options,
+            )
 
     def logits(
         self,

@@ -145,3 +145,19 @@ def test_engine_describe_reports_version_and_labels(tiny_engine: StanceEngine) -
     info = tiny_engine.describe()
     assert info["version"] == "tiny-test"
     assert info["labels"] == list(LABELS)
+
+
+def test_engine_tokenises_safely_from_many_threads(tiny_engine: StanceEngine) -> None:
+    # the API measures token lengths in request threads while the batcher thread encodes
+    from concurrent.futures import ThreadPoolExecutor
+
+    pairs = [Pair("word " * (i % 40 + 1), "X did it.") for i in range(64)]
+    expected = tiny_engine.token_lengths(pairs)
+
+    def work(k: int) -> list[int]:
+        if k % 2:
+            tiny_engine.encode(pairs[k % 8 :])
+        return tiny_engine.token_lengths(pairs)
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(got == expected for got in pool.map(work, range(200)))
