@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None, engine: StanceEngine | None = N
             max_wait_ms=settings.batch_wait_ms,
             max_queue_pairs=settings.max_queue_pairs,
             max_batch_tokens=settings.max_batch_tokens,
+            max_queue_seconds=settings.request_timeout_s,
             on_batch=metrics.observe_batch,
         ).start()
         metrics.set_model(loaded.version)

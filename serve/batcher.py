@@ -12,8 +12,10 @@ pass goes to the back of the line, so a 1,000-pair request cannot make a 3-pair 
 wait for all of its passes. A request that waits longer than its timeout is cancelled: its
 remaining pairs are dropped from the queue and the caller gets :class:`RequestTimeout`.
 
-The queue is bounded in pairs: when it is full, :class:`Overloaded` is raised at once (the API
-answers 503 with ``Retry-After``) instead of letting memory and latency grow without bound.
+The queue is bounded in pairs and in expected wait: when it holds ``max_queue_pairs`` pairs, or
+more work than the worker can do in ``max_queue_seconds`` at its measured pace, :class:`Overloaded`
+is raised at once (the API answers 503 with ``Retry-After``) instead of letting memory and latency
+grow without bound or admitting a request that would only time out.
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ class MicroBatcher:
         max_wait_ms: float = 5.0,
         max_queue_pairs: int = 4096,
         max_batch_tokens: int = 8192,
+        max_queue_seconds: float = float("inf"),
         on_batch: Callable[[int, float], None] | None = None,
     ) -> None:
         self.engine = engine
@@ -91,6 +94,7 @@ class MicroBatcher:
         self.max_wait = max_wait_ms / 1000
         self.max_queue_pairs = max_queue_pairs
         self.max_batch_tokens = max_batch_tokens
+        self.max_queue_seconds = max_queue_seconds
         self.on_batch = on_batch
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._active: deque[_Job] = deque()  # owned by the worker thread
@@ -135,19 +139,30 @@ class MicroBatcher:
             raise RequestTimeout(timeout or 0.0, job.next, len(job.order)) from None
 
     def _submit(self, pairs: Sequence[Pair]) -> _Job:
-        lengths = self.engine.token_lengths(pairs)
-        job = _Job(pairs, sorted(range(len(pairs)), key=lengths.__getitem__), lengths)
-        if not pairs:
+        n = len(pairs)
+        if not n:
+            job = _Job(pairs, [], [])
             job.future.set_result(np.zeros((0, len(self.engine.model.config.id2label)), dtype=np.float32))
             return job
         with self._lock:
             if self._thread is None:
                 raise RuntimeError("the batcher is not running; call start() first")
+            # Refuse at the door, before any work: when the queue is full in pairs, or when the work
+            # already queued would take longer than a request may wait (it would only time out).
             # A request larger than the whole queue is still admitted when the queue is empty.
-            if self._queued_pairs and self._queued_pairs + len(pairs) > self.max_queue_pairs:
-                wait = max(1, round(self._queued_pairs * self._seconds_per_pair))
-                raise Overloaded(self._queued_pairs, self.max_queue_pairs, wait)
-            self._queued_pairs += len(pairs)
+            wait = (self._queued_pairs + n) * self._seconds_per_pair
+            if self._queued_pairs and (
+                self._queued_pairs + n > self.max_queue_pairs or wait > self.max_queue_seconds
+            ):
+                retry = max(1, round(self._queued_pairs * self._seconds_per_pair))
+                raise Overloaded(self._queued_pairs, self.max_queue_pairs, retry)
+            self._queued_pairs += n
+        try:
+            lengths = self.engine.token_lengths(pairs)
+        except BaseException:
+            self._release(n)
+            raise
+        job = _Job(pairs, sorted(range(n), key=lengths.__getitem__), lengths)
         self._queue.put(job)
         return job
 

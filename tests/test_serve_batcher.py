@@ -94,6 +94,22 @@ def test_full_queue_raises_overloaded_then_recovers() -> None:
         batcher.stop()
 
 
+def test_a_request_that_would_only_time_out_is_refused_at_the_door() -> None:
+    engine = GatedEngine()
+    # before any pass the batcher assumes 0.02 s per pair: 10 pairs wait 0.2 s, 30 would wait 0.6 s
+    batcher = MicroBatcher(engine, max_batch=4, max_wait_ms=0, max_queue_seconds=0.5).start()  # type: ignore[arg-type]
+    try:
+        first = batcher.submit([Pair("a", "b")] * 10)
+        with pytest.raises(Overloaded):
+            batcher.submit([Pair("a", "b")] * 20)
+        assert batcher.queued_pairs == 10  # the refused request left nothing behind
+        engine.gate.set()
+        assert first.result(5).shape == (10, 5)
+    finally:
+        engine.gate.set()
+        batcher.stop()
+
+
 def test_a_failed_pass_fails_every_waiting_request() -> None:
     engine = GatedEngine(fail=True)
     engine.gate.set()
