@@ -226,7 +226,9 @@ function select(i) {
   state.statementIndex = i;
   renderArticle();
   renderDetails();
+  // on a phone the details sit below the article, on a laptop at the top of the side column
   if (window.matchMedia("(max-width: 800px)").matches) $("details").scrollIntoView({ behavior: "smooth" });
+  else $("side").scrollTop = 0;
 }
 
 function bars(probs) {
@@ -253,12 +255,13 @@ function renderDetails() {
     el("dt", { text: "Introduced by" }), el("dd", { text: statement.cue || "—" }),
     el("dt", { text: "Kind" }), el("dd", { text: statement.kind }));
   const stances = statement.stances.map((stance, t) => stanceBlock(statement, stance, t));
-  box.replaceChildren(el("h3", { text: "Statement" }), el("blockquote", { text: statement.text }), facts, ...stances);
+  box.replaceChildren(el("h3", { text: "Selected statement" }), el("blockquote", { text: statement.text }), facts, ...stances);
 }
 
 function stanceBlock(statement, stance, t) {
   const block = el("section", { class: `stance${t === state.targetIndex ? " current" : ""}`, "data-target": String(t) },
-    el("h4", { text: state.result.targets[t] }),
+    el("h4", { text: state.result.targets[t] },
+      t === state.targetIndex ? el("small", { class: "now", text: " colours the article now" }) : ""),
     el("p", {}, el("span", { class: `pill label-${stance.label}`, text: stance.label }),
       ` confidence ${pct(stance.confidence)}`,
       stance.abstained ? el("span", { class: "uncertain-note", text: " uncertain: please check" }) : ""),
