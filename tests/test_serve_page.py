@@ -58,7 +58,7 @@ def test_page_index_and_its_files_are_served_without_a_key(tiny_engine: StanceEn
     with TestClient(create_app(settings, engine=tiny_engine)) as client:
         page = client.get("/")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-        assert "/static/page.js" in page.text and "/static/page.css" in page.text
+        assert "static/page.js" in page.text and "static/page.css" in page.text
         for name in ("page.js", "page.css", "seed_article.txt"):
             assert client.get(f"/static/{name}").status_code == 200, name
         assert client.post("/v1/stance", json={"text": "x", "targets": ["y"]}).status_code == 401

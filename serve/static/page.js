@@ -1,5 +1,6 @@
 // The page at GET /: calls POST /v1/stance and POST /v1/feedback of the same server and draws the answer.
-// Plain browser JavaScript, no build step and no library, so it runs offline as shipped.
+// Plain browser JavaScript, no build step and no library, so it runs offline as shipped. Paths are
+// relative to the page, so it also works behind a proxy that serves the app under a prefix.
 "use strict";
 
 const LABELS = ["deny", "confirm", "condemn", "threaten", "none"];
@@ -130,7 +131,7 @@ async function analyse(event) {
   button.textContent = "Analysing…";
   showMessage("");
   try {
-    const result = await callApi("/v1/stance", payload);
+    const result = await callApi("v1/stance", payload);
     state.result = result;
     state.text = payload.text;
     state.targetIndex = 0;
@@ -290,7 +291,7 @@ function picker(statement, stance, t) {
     if (!chosen) { status.textContent = "Pick the right label first."; return; }
     send.disabled = true;
     try {
-      const stored = await callApi("/v1/feedback", {
+      const stored = await callApi("v1/feedback", {
         statement: statement.text, target: state.result.targets[t], label: chosen.value,
         speaker: statement.speaker || null, request_id: state.requestId,
         model_version: state.result.model_version,
@@ -357,7 +358,7 @@ async function start() {
     $("forget-key").hidden = true;
   });
   try {
-    const response = await fetch("/static/seed_article.txt");
+    const response = await fetch("static/seed_article.txt");
     if (response.ok && !$("article").value) $("article").value = await response.text();
   } catch (err) {
     // the seed text is only a convenience: an empty box still works
