@@ -279,8 +279,9 @@ function picker(statement, stance, t) {
   for (const label of LABELS) {
     const input = el("input", { type: "radio", name: `label-${t}`, value: label });
     if (label === stance.label) input.disabled = true;
+    const note = label === stance.label ? " (the model’s label)" : "";
     group.append(el("label", { class: `choice label-${label}` }, input, ` ${label}`,
-      el("small", { text: ` ${LABEL_HELP[label]}` })));
+      el("small", { text: ` ${LABEL_HELP[label]}${note}` })));
   }
   const status = el("p", { class: "picker-status", role: "status" });
   const send = el("button", { type: "submit", text: "Send correction" });
