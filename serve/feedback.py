@@ -179,7 +179,8 @@ def export_rows(corrections: list[Correction]) -> Export:
     """Training rows from corrections: one per (statement, target), the latest correction winning.
 
     Rows carry the fields of the labeled format (``statement``, ``target``, ``label``, ``speaker``,
-    ``context``, ``id``, ``source``), so ``training.data.load_examples`` reads them like any corpus file.
+    ``context``, ``id``, ``event``, ``source``), so ``training.data.load_examples`` reads them like
+    any corpus file.
     """
     by_pair: dict[tuple[str, str], list[Correction]] = {}
     for c in sorted(corrections, key=lambda c: (c.created_at or "", c.id or 0)):
@@ -204,5 +205,9 @@ def export_rows(corrections: list[Correction]) -> Export:
             value = getattr(latest, key)
             if value and value.strip():
                 row[key] = value.strip()
+        if latest.request_id:
+            # corrections made on one analysis (one article) form one event cluster, so a split
+            # never puts some of an article's statements in train and others in test
+            row["event"] = f"feedback-{latest.request_id}"
         out.rows.append(row)
     return out

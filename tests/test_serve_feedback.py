@@ -103,7 +103,7 @@ def test_feedback_export_latest_wins_and_conflicts_are_reported() -> None:
     store = FeedbackStore("sqlite://")
     store.add(Correction(DENIAL, TARGET, "confirm", speaker="the official"))
     store.add(Correction("Another thing.", TARGET, "none"))
-    store.add(Correction(f"  {DENIAL} ", TARGET.lower(), "deny", context="It said so."))
+    store.add(Correction(f"  {DENIAL} ", TARGET.lower(), "deny", context="It said so.", request_id="r9"))
     store.add(Correction("Another thing.", TARGET, "none"))
     export = export_rows(store.corrections())
     assert export.stored == 4
@@ -111,6 +111,7 @@ def test_feedback_export_latest_wins_and_conflicts_are_reported() -> None:
     assert set(by_statement) == {DENIAL, "Another thing."}
     assert by_statement[DENIAL]["label"] == "deny" and by_statement[DENIAL]["context"] == "It said so."
     assert by_statement[DENIAL]["id"] == "feedback-3" and by_statement[DENIAL]["source"] == "feedback"
+    assert by_statement[DENIAL]["event"] == "feedback-r9" and "event" not in by_statement["Another thing."]
     assert len(export.conflicts) == 1 and "confirm then deny" in export.conflicts[0]
     assert "kept deny" in export.conflicts[0]
 
