@@ -191,6 +191,36 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     return 0 if report["ok"] else 1
 
 
+def cmd_feedback_export(args: argparse.Namespace) -> int:
+    from stancewire.serve.feedback import FeedbackStore, export_rows
+    from stancewire.serve.settings import Settings
+    from stancewire.training.check import check_examples
+    from stancewire.training.data import load_examples
+
+    # the same default as the server's, so `make serve` + `feedback export` need no flags
+    url = args.db or Settings().feedback_db_url
+    store = FeedbackStore(url)
+    try:
+        export = export_rows(store.corrections())
+    finally:
+        store.close()
+    if not export.rows:
+        raise StancewireError(f"{url} holds no feedback yet; nothing written to {args.out}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in export.rows), encoding="utf-8")
+    # read the file back through the training loader, so what we wrote is what training will accept
+    report = check_examples(load_examples([out]))
+    _out(f"wrote {len(export.rows)} rows to {out} from {export.stored} corrections")
+    for line in export.conflicts:
+        _out(f"conflict: {line}")
+    for line in report["errors"]:
+        _out(f"error: {line}")
+    for line in report["warnings"]:
+        _out(f"warning: {line}")
+    return 0 if report["ok"] else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     from stancewire.training.sources import SOURCES
 
@@ -312,6 +342,17 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("files", nargs="+")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_data_check)
+
+    p = sub.add_parser("feedback", help="corrections sent with POST /v1/feedback (the page's buttons)")
+    fb_sub = p.add_subparsers(dest="feedback_command", required=True)
+    q = fb_sub.add_parser("export", help="write the corrections as labeled training rows (JSONL)")
+    q.add_argument(
+        "--db",
+        default=None,
+        help="database URL (default: $STANCEWIRE_FEEDBACK_DB_URL or sqlite:///feedback.sqlite3)",
+    )
+    q.add_argument("--out", required=True, help="JSONL file to write")
+    q.set_defaults(func=cmd_feedback_export)
     return parser
 
 
@@ -323,6 +364,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "score": cmd_score,
     "serve": cmd_serve,
     "data check": cmd_data_check,
+    "feedback export": cmd_feedback_export,
 }
 
 

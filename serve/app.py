@@ -24,12 +24,16 @@ from stancewire.model.errors import InvalidInput, StancewireError
 from stancewire.model.pipeline import StancePipeline
 from stancewire.model.quotes import QuoteExtractor
 from stancewire.model.types import Pair
+from stancewire.serve import page
 from stancewire.serve.batcher import MicroBatcher, Overloaded, RequestTimeout
+from stancewire.serve.feedback import Correction, FeedbackError, LazyStore
 from stancewire.serve.metrics import ServiceMetrics
 from stancewire.serve.schemas import (
     ClassifyRequest,
     ClassifyResponse,
     ErrorResponse,
+    FeedbackRequest,
+    FeedbackResponse,
     Prediction,
     ReloadRequest,
     StanceRequest,
@@ -117,6 +121,7 @@ def create_app(settings: Settings | None = None, engine: StanceEngine | None = N
         yield
         old, app.state.pipeline = app.state.pipeline, None
         retire(old, grace=0)  # finishes the queued work first
+        feedback.close()
 
     app = FastAPI(
         title="stancewire",
@@ -127,6 +132,9 @@ def create_app(settings: Settings | None = None, engine: StanceEngine | None = N
     )
     app.state.settings = settings
     app.state.pipeline = None
+    feedback = LazyStore(settings.feedback_db_url)
+    app.state.feedback = feedback
+    page.mount(app)
 
     keys = [k.encode() for k in settings.keys()]
 
@@ -163,6 +171,14 @@ def create_app(settings: Settings | None = None, engine: StanceEngine | None = N
     @app.exception_handler(RequestTimeout)
     async def timed_out(_: Request, exc: RequestTimeout) -> JSONResponse:
         return JSONResponse(status_code=504, content={"detail": str(exc)})
+
+    @app.exception_handler(FeedbackError)
+    async def feedback_unavailable(_: Request, exc: FeedbackError) -> JSONResponse:
+        log.error("feedback store: %s", exc)
+        return JSONResponse(
+            status_code=503,
+            content={"detail": f"{exc}; check the feedback_db_url setting (STANCEWIRE_FEEDBACK_DB_URL)"},
+        )
 
     @app.exception_handler(InvalidInput)
     async def invalid_input(_: Request, exc: InvalidInput) -> JSONResponse:
@@ -236,6 +252,36 @@ def create_app(settings: Settings | None = None, engine: StanceEngine | None = N
         abstain = cfg.abstain_below if body.abstain_below is None else body.abstain_below
         results = pipeline.analyze(body.text, body.targets, abstain_below=abstain)
         return stance_response(results, body.targets, pipeline.engine.version)
+
+    @app.post("/v1/feedback", status_code=201, response_model=FeedbackResponse, responses=ERRORS)
+    def post_feedback(body: FeedbackRequest, cfg: SettingsDep) -> FeedbackResponse:
+        """Store a person's label for one statement × target (a correction for retraining)."""
+        _limit(
+            len(body.statement) <= cfg.max_statement_chars,
+            f"statement is longer than {cfg.max_statement_chars} characters",
+        )
+        _limit(
+            len(body.target) <= cfg.max_target_chars,
+            f"target is longer than {cfg.max_target_chars} characters",
+        )
+        _limit(
+            len(body.context or "") <= cfg.max_statement_chars,
+            f"context is longer than {cfg.max_statement_chars} characters",
+        )
+        if not body.statement.strip() or not body.target.strip():
+            raise InvalidInput("statement and target must be non-empty")
+        stored = feedback.get().add(
+            Correction(
+                statement=body.statement,
+                target=body.target,
+                label=body.label,
+                context=body.context,
+                speaker=body.speaker,
+                request_id=body.request_id,
+                model_version=body.model_version,
+            )
+        )
+        return FeedbackResponse(id=stored, label=body.label)
 
     @app.post("/v1/classify", response_model=ClassifyResponse, responses=ERRORS)
     def classify(body: ClassifyRequest, pipeline: PipelineDep, cfg: SettingsDep) -> ClassifyResponse:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from stancewire.model.labels import LABELS, normalize_label
 from stancewire.model.types import StancePrediction, Statement, StatementStances
 
 SEED_EXAMPLE = (
@@ -116,6 +117,45 @@ class Prediction(BaseModel):
 class ClassifyResponse(BaseModel):
     model_version: str
     predictions: list[Prediction]
+
+
+class FeedbackRequest(BaseModel):
+    """A person's label for one statement × target, e.g. a correction made on the page at ``/``."""
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "statement": "We have never exported arms or ammunition to Russia before",
+                    "target": "UN sanctions ban North Korea's arms exports.",
+                    "label": "none",
+                    "speaker": "the official",
+                    "model_version": "20261128-013414-06245784",
+                }
+            ]
+        }
+    }
+
+    statement: str = Field(..., description="the statement as the API returned it")
+    target: str = Field(..., description="the target proposition")
+    label: str = Field(..., description=f"the right label: one of {', '.join(LABELS)}")
+    context: str | None = Field(None, description="surrounding sentence(s)")
+    speaker: str | None = None
+    request_id: str | None = Field(None, max_length=128, description="the caller's id of the analysis")
+    model_version: str | None = Field(None, max_length=128, description="the model that was corrected")
+
+    @field_validator("label")
+    @classmethod
+    def _known_label(cls, value: str) -> str:
+        label = normalize_label(value)
+        if label is None:
+            raise ValueError(f"label {value!r} is not one of {list(LABELS)}")
+        return label
+
+
+class FeedbackResponse(BaseModel):
+    id: int
+    label: str
 
 
 class ErrorResponse(BaseModel):

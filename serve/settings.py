@@ -46,6 +46,12 @@ class Settings(BaseSettings):
         "(/healthz, /readyz and /metrics stay open)",
     )
     api_keys_file: str = Field("", description="file with one API key per line (added to api_keys)")
+    feedback_db_url: str = Field(
+        "sqlite:///feedback.sqlite3",
+        min_length=1,
+        description="database of POST /v1/feedback corrections: a SQLAlchemy URL (SQLite file by default; "
+        "postgresql+psycopg://... with a PostgreSQL driver installed); opened on the first correction",
+    )
 
     def keys(self) -> list[str]:
         """Every configured API key (from ``api_keys`` and ``api_keys_file``)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from stancewire.model.artifacts import EngineConfig, write_engine_config, write_labels
 from stancewire.model.engine import StanceEngine
 from stancewire.model.labels import ID2LABEL, LABEL2ID, LABELS
+from stancewire.training.config import TrainConfig
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_ARTICLE = REPO / "seeds" / "article_000.txt"
@@ -97,3 +99,40 @@ def small_labeled(tmp_path: Path) -> Path:
             }
         )
     return write_jsonl(tmp_path / "small.jsonl", rows)
+
+
+def _same_recipe(model_dir: Path, cfg: TrainConfig) -> bool:
+    """True if ``model_dir`` was trained by this exact recipe on this exact data."""
+    from stancewire.training.data import fingerprint, load_examples, split_examples
+
+    try:
+        saved = json.loads((model_dir / "train_config.json").read_text())
+        engine_cfg = json.loads((model_dir / "stancewire.json").read_text())
+    except OSError:
+        return False
+    train_rows = split_examples(load_examples(cfg.data), cfg.dev_fraction, cfg.test_fraction)["train"]
+    keys = ("epochs", "lr", "batch_size", "max_length", "input_format", "seed", "base", "max_steps")
+    return engine_cfg.get("data_fingerprint") == fingerprint(train_rows) and all(
+        saved.get(k) == getattr(cfg, k) for k in keys
+    )
+
+
+@pytest.fixture(scope="session")
+def default_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default recipe of `make model`, trained once per session (about 31 minutes on 2 cores).
+
+    Shared by every slow test that needs the real model (tests/test_slow_real_model.py and the
+    browser test in tests/test_serve_page.py), so one session trains it once.
+    STANCEWIRE_E2E_MODEL may name a model directory to reuse when it was trained by this same
+    recipe on this same data (checked by fingerprint), so a rerun after a docs-only change need
+    not train again; anything else is trained afresh.
+    """
+    from stancewire.training.finetune import train
+
+    cfg = TrainConfig.from_yaml(REPO / "configs" / "default.yaml")
+    cfg = TrainConfig(**{**cfg.to_dict(), "data": tuple(str(REPO / d) for d in cfg.data)})
+    reuse = os.environ.get("STANCEWIRE_E2E_MODEL")
+    if reuse and _same_recipe(Path(reuse), cfg):
+        return Path(reuse)
+    out = tmp_path_factory.mktemp("e2e") / "default"
+    return train(TrainConfig(**{**cfg.to_dict(), "out": str(out)}), progress=False)
