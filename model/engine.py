@@ -148,6 +148,16 @@ class StanceEngine:
             torch.set_num_threads(max(1, os.cpu_count() or 1))
         return cls(model, tokenizer, config, temperature, torch_device, dtype, model_dir)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # a lock cannot be copied or pickled; a copy of the engine gets a lock of its own
+        state = dict(self.__dict__)
+        del state["_tokenizer_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._tokenizer_lock = threading.Lock()
+
     @property
     def version(self) -> str:
         return self.config.version

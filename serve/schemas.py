@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -159,7 +160,9 @@ class FeedbackResponse(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    detail: str
+    """An error: a message, or for a request that fails validation, FastAPI's list of field errors."""
+
+    detail: str | list[dict[str, Any]]
 
 
 def _stance(target: str, p: StancePrediction) -> TargetStance:

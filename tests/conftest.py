@@ -60,16 +60,7 @@ def _tiny_engine(tiny_model_dir: Path) -> StanceEngine:
 @pytest.fixture
 def tiny_engine(_tiny_engine: StanceEngine) -> StanceEngine:
     """A private copy per test, so no test sees another's changes."""
-    e = _tiny_engine
-    return StanceEngine(
-        copy.deepcopy(e.model),
-        copy.deepcopy(e.tokenizer),
-        e.config,
-        e.temperature,
-        e.device,
-        e.dtype,
-        e.model_dir,
-    )
+    return copy.deepcopy(_tiny_engine)
 
 
 @pytest.fixture

@@ -23,11 +23,16 @@ checks = schemathesis.checks
 
 
 def test_api_answers_every_generated_request_within_its_schema(
-    tiny_engine: StanceEngine, tiny_model_dir: Path
+    tiny_engine: StanceEngine, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     # small limits so generated requests reach them: the fuzzer should see 413s, not only 422s
     limits = Settings(
-        model_dir=str(tiny_model_dir), batch_wait_ms=0, max_text_chars=2_000, max_targets=3, max_pairs=8
+        model_dir=str(tiny_model_dir),
+        batch_wait_ms=0,
+        max_text_chars=2_000,
+        max_targets=3,
+        max_pairs=8,
+        feedback_db_url=f"sqlite:///{tmp_path / 'feedback.sqlite3'}",
     )
     app = create_app(limits, engine=tiny_engine)
     tried: list[str] = []
@@ -53,4 +58,4 @@ def test_api_answers_every_generated_request_within_its_schema(
             answers_within_schema()
             tried.append(operation.label)
     # every route of the schema was fuzzed, so a new route cannot escape the test
-    assert {"POST /v1/stance", "POST /v1/classify", "GET /v1/model", "GET /healthz"} <= set(tried)
+    assert {"POST /v1/stance", "POST /v1/classify", "POST /v1/feedback", "GET /v1/model"} <= set(tried)
