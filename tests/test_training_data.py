@@ -40,6 +40,28 @@ def test_data_bad_rows_name_file_line_and_problem(tmp_path: Path, line: str, mes
         load_examples([path])
 
 
+def test_data_non_utf8_line_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    good = b'{"statement": "ok", "target": "ok", "label": "none"}\n'
+    latin1 = '{"statement": "Caf\u00e9", "target": "T", "label": "none"}\n'.encode("latin-1")
+    path.write_bytes(good * 3 + latin1)
+    with pytest.raises(DataError, match=r"mixed.jsonl:4: not valid UTF-8"):
+        load_examples([path])
+
+
+def test_data_check_of_tiny_files_with_repeated_ids(tmp_path: Path) -> None:
+    # one-letter statements leave the near-duplicate vectoriser no words: a report, not a crash
+    path = write_jsonl(
+        tmp_path / "dup.jsonl",
+        [
+            {"id": "a1", "statement": "A.", "target": "X did it.", "label": "deny"},
+            {"id": "a1", "statement": "B.", "target": "X did it.", "label": "none"},
+        ],
+    )
+    report = check_files([path])
+    assert any("ids used more than once" in e for e in report["errors"])
+
+
 def test_data_missing_path_and_empty_dir(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no such file"):
         load_examples([tmp_path / "missing.jsonl"])

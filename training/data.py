@@ -89,7 +89,23 @@ def _rows(path: Path) -> Iterator[tuple[int, Any]]:
                             f"{path}:{n}: invalid JSON ({exc.msg} at column {exc.colno})"
                         ) from exc
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
+        line = _first_undecodable_line(path)
+        raise DataError(
+            f"{path}:{line}: not valid UTF-8 ({exc.reason}); save the file as UTF-8 "
+            "(e.g. `iconv -f latin1 -t utf-8`)"
+        ) from exc
+
+
+def _first_undecodable_line(path: Path) -> int:
+    """The number of the first line that is not UTF-8 (the decoder's offset is within a chunk)."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as fh:  # type: ignore[operator]
+        for n, raw in enumerate(fh, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return int(n)
+    return 0
 
 
 def parse_row(raw: Any, path: Path, line: int) -> Example:
@@ -167,7 +183,10 @@ def near_duplicate_pairs(texts: Sequence[str], threshold: float = 0.8) -> list[t
 
     if len(texts) < 2:
         return []
-    matrix = TfidfVectorizer(ngram_range=(1, 2), lowercase=True, sublinear_tf=True).fit_transform(texts)
+    try:
+        matrix = TfidfVectorizer(ngram_range=(1, 2), lowercase=True, sublinear_tf=True).fit_transform(texts)
+    except ValueError:  # no word of two letters or more in any text ("A.", "…"): nothing to compare
+        return []
     sims = (matrix @ matrix.T).tocoo()
     return [
         (int(i), int(j))
