@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+MIN_PRECISION_AGREEMENT = 0.995
+"""A reduced precision is used only if its labels agree with fp32 on at least this share of pairs."""
+PRECISION_CHECK_PAIRS = Path(__file__).with_name("precision_check.jsonl")
+"""200 fixed pairs (40 per gold label, from the seeds corpus test split) for that check."""
 
 
 def format_pair(pair: Pair, input_format: str, sep: str) -> tuple[str, str]:
@@ -101,6 +105,7 @@ class StanceEngine:
         self.dtype = dtype
         self.model_dir = model_dir
         self._tokenizer_lock = threading.Lock()
+        self.precision_check: dict[str, Any] = {}
         self.model.to(self.device)
         self.model.eval()
 
@@ -146,7 +151,38 @@ class StanceEngine:
         dtype = resolve_precision(precision, torch_device)
         if torch_device.type == "cpu" and not os.environ.get("OMP_NUM_THREADS"):
             torch.set_num_threads(max(1, os.cpu_count() or 1))
-        return cls(model, tokenizer, config, temperature, torch_device, dtype, model_dir)
+        engine = cls(model, tokenizer, config, temperature, torch_device, dtype, model_dir)
+        if dtype != torch.float32:
+            engine.gate_precision(precision_check_pairs())
+        return engine
+
+    def gate_precision(self, pairs: Sequence[Pair], minimum: float = MIN_PRECISION_AGREEMENT) -> float:
+        """Keep a reduced precision only if its labels agree with fp32 on ``pairs``; else use fp32.
+
+        The outcome is kept in ``precision_check`` (reported by :meth:`describe`). Returns the
+        agreement, the share of pairs whose argmax label is the same in both precisions.
+        """
+        reduced = self.logits(pairs).argmax(axis=1)
+        chosen = self.dtype
+        self.dtype = torch.float32
+        full = self.logits(pairs).argmax(axis=1)
+        agreement = float((reduced == full).mean())
+        kept = agreement >= minimum
+        if kept:
+            self.dtype = chosen
+        else:
+            log.warning(
+                "%s labels agree with fp32 on only %.1f%% of %d check pairs (need %.1f%%): using fp32",
+                str(chosen).removeprefix("torch."), 100 * agreement, len(pairs), 100 * minimum,
+            )
+        self.precision_check = {
+            "tried": str(chosen).removeprefix("torch."),
+            "agreement_with_fp32": round(agreement, 4),
+            "pairs": len(pairs),
+            "minimum": minimum,
+            "used": kept,
+        }
+        return agreement
 
     def __getstate__(self) -> dict[str, Any]:
         # a lock cannot be copied or pickled; a copy of the engine gets a lock of its own
@@ -250,9 +286,19 @@ class StanceEngine:
             "temperature": self.temperature,
             "device": str(self.device),
             "precision": str(self.dtype).removeprefix("torch."),
+            "precision_check": self.precision_check,
             "metrics": metrics,
             "train_config": train_config,
         }
+
+
+def precision_check_pairs() -> list[Pair]:
+    """The fixed pairs that every reduced-precision path is checked on."""
+    import json
+
+    with PRECISION_CHECK_PAIRS.open(encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    return [Pair(r["statement"], r["target"], r.get("speaker") or None) for r in rows]
 
 
 def check_weights_file(model_dir: Path) -> None:

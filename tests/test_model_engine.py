@@ -161,3 +161,34 @@ def test_engine_tokenises_safely_from_many_threads(tiny_engine: StanceEngine) ->
 
     with ThreadPoolExecutor(8) as pool:
         assert all(got == expected for got in pool.map(work, range(200)))
+
+
+def test_reduced_precision_is_checked_against_fp32_before_use(tiny_model_dir: Path) -> None:
+    import torch
+
+    engine = StanceEngine.load(tiny_model_dir, device="cpu", precision="bf16")
+    check = engine.describe()["precision_check"]
+    assert check["tried"] == "bfloat16" and check["pairs"] == 200
+    assert 0.0 <= check["agreement_with_fp32"] <= 1.0
+    # the outcome follows the rule: kept only at or above the minimum agreement
+    assert check["used"] == (check["agreement_with_fp32"] >= check["minimum"])
+    assert (engine.dtype == torch.bfloat16) == check["used"]
+
+
+def test_reduced_precision_falls_back_to_fp32_when_labels_disagree(tiny_engine: StanceEngine) -> None:
+    import torch
+
+    from stancewire.model.engine import precision_check_pairs
+
+    tiny_engine.dtype = torch.bfloat16
+    agreement = tiny_engine.gate_precision(precision_check_pairs()[:20], minimum=1.01)  # unreachable bar
+    assert tiny_engine.dtype == torch.float32
+    assert tiny_engine.precision_check["used"] is False
+    assert tiny_engine.precision_check["agreement_with_fp32"] == round(agreement, 4)
+    tiny_engine.dtype = torch.bfloat16
+    tiny_engine.gate_precision(precision_check_pairs()[:20], minimum=0.0)
+    assert tiny_engine.dtype == torch.bfloat16 and tiny_engine.precision_check["used"] is True
+
+
+def test_fp32_engines_skip_the_precision_check(tiny_engine: StanceEngine) -> None:
+    assert tiny_engine.describe()["precision_check"] == {}
