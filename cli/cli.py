@@ -171,6 +171,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from stancewire.serve.app import create_app
+    from stancewire.serve.logs import log_config
 
     settings = serve_settings(args)
     if args.host not in ("127.0.0.1", "localhost", "::1") and not settings.keys():
@@ -179,7 +180,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "set STANCEWIRE_API_KEYS or STANCEWIRE_API_KEYS_FILE",
             args.host,
         )
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_config=log_config(settings.log_format),
+    )
     return 0
 
 

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 
 from stancewire import __version__
@@ -28,6 +29,7 @@ from stancewire.serve import page
 from stancewire.serve.batcher import MicroBatcher, Overloaded, RequestTimeout
 from stancewire.serve.feedback import Correction, FeedbackError, LazyStore
 from stancewire.serve.metrics import ServiceMetrics
+from stancewire.serve.middleware import BodySizeLimit
 from stancewire.serve.schemas import (
     ClassifyRequest,
     ClassifyResponse,
@@ -311,4 +313,15 @@ def create_app(settings: Settings | None = None, engine: StanceEngine | None = N
             ],
         )
 
+    # Middleware added last runs first. CORS answers a browser's preflight before the API-key
+    # check (a preflight carries no key); the body limit refuses an oversized body before anything
+    # reads it.
+    if settings.origins():
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.origins(),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -37,6 +37,15 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(
         60.0, gt=0.0, description="a request whose pairs are not all scored by then gets 504 and is dropped"
     )
+    max_body_bytes: int = Field(
+        2_000_000, ge=1_000, description="largest request body; larger ones get 413 before they are read"
+    )
+    cors_origins: str = Field(
+        "",
+        description="comma-separated origins allowed to call the API from a browser page of their own "
+        "(CORS); empty: none (the page at / is same-origin and needs none)",
+    )
+    log_format: str = Field("text", pattern="^(text|json)$", description="text, or json: one object per line")
     abstain_below: float = Field(
         0.0, ge=0.0, le=1.0, description="default confidence below which a prediction is marked uncertain"
     )
@@ -52,6 +61,10 @@ class Settings(BaseSettings):
         description="database of POST /v1/feedback corrections: a SQLAlchemy URL (SQLite file by default; "
         "postgresql+psycopg://... with a PostgreSQL driver installed); opened on the first correction",
     )
+
+    def origins(self) -> list[str]:
+        """The CORS origins, one per comma-separated entry."""
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     def keys(self) -> list[str]:
         """Every configured API key (from ``api_keys`` and ``api_keys_file``)."""
