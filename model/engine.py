@@ -106,12 +106,19 @@ class StanceEngine:
         self.model_dir = model_dir
         self._tokenizer_lock = threading.Lock()
         self.precision_check: dict[str, Any] = {}
+        self.runner: Callable[[dict[str, torch.Tensor]], np.ndarray] | None = None  # ONNX Runtime, if used
+        self.backend_check: dict[str, Any] = {"used": "torch"}
         self.model.to(self.device)
         self.model.eval()
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "auto", precision: str = "auto") -> StanceEngine:
-        """Load a stancewire model directory; every inconsistency is a ``ModelLoadError``."""
+    def load(
+        cls, path: str | Path, device: str = "auto", precision: str = "auto", backend: str = "torch"
+    ) -> StanceEngine:
+        """Load a stancewire model directory; every inconsistency is a ``ModelLoadError``.
+
+        ``backend`` is ``torch`` (default), ``onnx`` or ``auto`` (see :meth:`choose_backend`).
+        """
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         model_dir = Path(path)
@@ -154,6 +161,8 @@ class StanceEngine:
         engine = cls(model, tokenizer, config, temperature, torch_device, dtype, model_dir)
         if dtype != torch.float32:
             engine.gate_precision(precision_check_pairs())
+        if backend != "torch":
+            engine.choose_backend(backend)
         return engine
 
     def gate_precision(self, pairs: Sequence[Pair], minimum: float = MIN_PRECISION_AGREEMENT) -> float:
@@ -162,27 +171,85 @@ class StanceEngine:
         The outcome is kept in ``precision_check`` (reported by :meth:`describe`). Returns the
         agreement, the share of pairs whose argmax label is the same in both precisions.
         """
-        reduced = self.logits(pairs).argmax(axis=1)
         chosen = self.dtype
-        self.dtype = torch.float32
-        full = self.logits(pairs).argmax(axis=1)
-        agreement = float((reduced == full).mean())
+        agreement = self._agreement_with_plain(pairs)
         kept = agreement >= minimum
-        if kept:
-            self.dtype = chosen
-        else:
+        if not kept:
+            self.dtype = torch.float32
             log.warning(
                 "%s labels agree with fp32 on only %.1f%% of %d check pairs (need %.1f%%): using fp32",
-                str(chosen).removeprefix("torch."), 100 * agreement, len(pairs), 100 * minimum,
+                _name(chosen),
+                100 * agreement,
+                len(pairs),
+                100 * minimum,
             )
         self.precision_check = {
-            "tried": str(chosen).removeprefix("torch."),
+            "tried": _name(chosen),
             "agreement_with_fp32": round(agreement, 4),
             "pairs": len(pairs),
             "minimum": minimum,
             "used": kept,
         }
         return agreement
+
+    def choose_backend(self, backend: str, pairs: Sequence[Pair] | None = None) -> str:
+        """Pick the compute backend: ``torch``, ``onnx`` (ONNX Runtime, CPU, fp32) or ``auto``.
+
+        ``auto`` exports the graph, checks that its labels agree with PyTorch on the fixed check
+        pairs (as for reduced precision) and keeps whichever of the two ran those pairs faster on
+        this machine; ``onnx`` keeps ONNX Runtime whenever it agrees. The outcome is kept in
+        ``backend_check`` (reported by :meth:`describe`). Returns the backend in use.
+        """
+        from stancewire.model.backends import BACKENDS, OnnxRunner, onnx_available
+
+        if backend not in BACKENDS:
+            raise InvalidInput(f"backend must be one of {BACKENDS}, found {backend!r}")
+        self.runner = None
+        if backend == "torch":
+            return self._backend("torch", reason="asked for")
+        if self.device.type != "cpu" or self.dtype != torch.float32 or self.model_dir is None:
+            return self._backend("torch", reason="ONNX Runtime is used for fp32 on the CPU only")
+        if not onnx_available():
+            if backend == "onnx":
+                raise ModelLoadError("backend 'onnx' needs onnxruntime: pip install 'stancewire[serve]'")
+            return self._backend("torch", reason="onnxruntime is not installed")
+        pairs = list(pairs or precision_check_pairs())
+        runner = OnnxRunner.for_model(self.model_dir, self.encode(pairs[:2]))
+        torch_seconds = _best_time(lambda: self.logits(pairs[:64]))
+        self.runner = runner
+        agreement = self._agreement_with_plain(pairs)
+        onnx_seconds = _best_time(lambda: self.logits(pairs[:64]))
+        faster = onnx_seconds < torch_seconds
+        kept = agreement >= MIN_PRECISION_AGREEMENT and (backend == "onnx" or faster)
+        if not kept:
+            self.runner = None
+        if agreement < MIN_PRECISION_AGREEMENT:
+            log.warning(
+                "ONNX labels agree with PyTorch on only %.1f%% of check pairs: using PyTorch", 100 * agreement
+            )
+        n = min(64, len(pairs))
+        return self._backend(
+            "onnx" if kept else "torch",
+            agreement_with_torch=round(agreement, 4),
+            torch_pairs_per_s=round(n / torch_seconds, 1),
+            onnx_pairs_per_s=round(n / onnx_seconds, 1),
+            graph=str(runner.path),
+        )
+
+    def _backend(self, used: str, **facts: Any) -> str:
+        self.backend_check = {"used": used, **facts}
+        return used
+
+    def _agreement_with_plain(self, pairs: Sequence[Pair]) -> float:
+        """Share of ``pairs`` labelled the same as by plain PyTorch fp32 (no runner, no autocast)."""
+        labels = self.logits(pairs).argmax(axis=1)
+        dtype, runner = self.dtype, self.runner
+        self.dtype, self.runner = torch.float32, None
+        try:
+            plain = self.logits(pairs).argmax(axis=1)
+        finally:
+            self.dtype, self.runner = dtype, runner
+        return float((labels == plain).mean())
 
     def __getstate__(self) -> dict[str, Any]:
         # a lock cannot be copied or pickled; a copy of the engine gets a lock of its own
@@ -245,10 +312,14 @@ class StanceEngine:
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 idx = order[start : start + batch_size]
-                batch = {k: v.to(self.device) for k, v in self.encode([pairs[i] for i in idx]).items()}
-                with torch.autocast(self.device.type, dtype=self.dtype, enabled=use_autocast):
-                    logits = self.model(**batch).logits
-                out[idx] = logits.float().cpu().numpy()
+                encoded = self.encode([pairs[i] for i in idx])
+                if self.runner is not None:
+                    out[idx] = self.runner(encoded)
+                else:
+                    batch = {k: v.to(self.device) for k, v in encoded.items()}
+                    with torch.autocast(self.device.type, dtype=self.dtype, enabled=use_autocast):
+                        logits = self.model(**batch).logits
+                    out[idx] = logits.float().cpu().numpy()
                 if progress is not None:
                     progress(len(idx))
         return out
@@ -287,9 +358,26 @@ class StanceEngine:
             "device": str(self.device),
             "precision": str(self.dtype).removeprefix("torch."),
             "precision_check": self.precision_check,
+            "backend": self.backend_check,
             "metrics": metrics,
             "train_config": train_config,
         }
+
+
+def _name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _best_time(run: Callable[[], object], repeats: int = 2) -> float:
+    """The fastest of ``repeats`` runs, in seconds: the least disturbed by other work on the machine."""
+    import time
+
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - started)
+    return best
 
 
 def precision_check_pairs() -> list[Pair]:
@@ -324,8 +412,7 @@ def check_loading_info(model_dir: Path, info: dict[str, list[str]]) -> None:
     """
     missing = list(info.get("missing_keys", []))
     mismatched = [
-        str(m[0]) if isinstance(m, tuple | list) else str(m)
-        for m in info.get("mismatched_keys", [])
+        str(m[0]) if isinstance(m, tuple | list) else str(m) for m in info.get("mismatched_keys", [])
     ]
     problems = []
     if missing:

@@ -118,7 +118,8 @@ def create_app(settings: Settings | None = None, engine: StanceEngine | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pipeline = serving(
-            engine or StanceEngine.load(settings.model_dir, settings.device, settings.precision)
+            engine
+            or StanceEngine.load(settings.model_dir, settings.device, settings.precision, settings.backend)
         )
         yield
         old, app.state.pipeline = app.state.pipeline, None
@@ -218,7 +219,7 @@ def create_app(settings: Settings | None = None, engine: StanceEngine | None = N
         path = body.model_dir or settings.model_dir
         with reload_lock:
             try:
-                loaded = StanceEngine.load(path, settings.device, settings.precision)
+                loaded = StanceEngine.load(path, settings.device, settings.precision, settings.backend)
             except StancewireError as exc:
                 raise HTTPException(
                     status_code=422, detail=f"reload failed, still serving the old model: {exc}"

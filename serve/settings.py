@@ -14,6 +14,12 @@ class Settings(BaseSettings):
     model_dir: str = Field("models/default", description="model directory to serve")
     device: str = Field("auto", pattern="^(auto|cpu|cuda)$", description="auto, cpu or cuda")
     precision: str = Field("auto", pattern="^(auto|fp32|bf16|fp16)$", description="compute precision")
+    backend: str = Field(
+        "auto",
+        pattern="^(auto|torch|onnx)$",
+        description="auto: at start-up, ONNX Runtime if it agrees with PyTorch on the check pairs and "
+        "runs them faster on this machine, else PyTorch; torch; or onnx (CPU, fp32)",
+    )
     max_text_chars: int = Field(50_000, ge=1, description="longest text accepted by /v1/stance")
     max_targets: int = Field(20, ge=1, description="most targets per /v1/stance request")
     max_target_chars: int = Field(500, ge=1, description="longest target proposition")

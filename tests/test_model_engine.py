@@ -192,3 +192,48 @@ def test_reduced_precision_falls_back_to_fp32_when_labels_disagree(tiny_engine: 
 
 def test_fp32_engines_skip_the_precision_check(tiny_engine: StanceEngine) -> None:
     assert tiny_engine.describe()["precision_check"] == {}
+
+
+def test_onnx_backend_gives_the_same_logits_and_caches_its_graph(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("STANCEWIRE_CACHE_DIR", str(tmp_path / "cache"))
+    plain = StanceEngine.load(tiny_model_dir, device="cpu")
+    fast = StanceEngine.load(tiny_model_dir, device="cpu", backend="onnx")
+    assert fast.backend_check["used"] == "onnx" and fast.runner is not None
+    assert fast.backend_check["agreement_with_torch"] == 1.0
+    pairs = PAIRS * 5 + [Pair("word " * 200, "A long statement is truncated the same way.")]
+    np.testing.assert_allclose(fast.logits(pairs, batch_size=4), plain.logits(pairs, batch_size=4), atol=1e-4)
+    graph = Path(fast.backend_check["graph"])
+    assert graph.parent.parent == tmp_path / "cache" and graph.exists()
+    exported_at = graph.stat().st_mtime_ns
+    again = StanceEngine.load(tiny_model_dir, device="cpu", backend="onnx")
+    assert again.backend_check["graph"] == str(graph) and graph.stat().st_mtime_ns == exported_at
+    assert fast.describe()["backend"]["used"] == "onnx"
+
+
+def test_auto_backend_keeps_the_faster_of_two_that_agree(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("STANCEWIRE_CACHE_DIR", str(tmp_path / "cache"))
+    engine = StanceEngine.load(tiny_model_dir, device="cpu", backend="auto")
+    check = engine.backend_check
+    faster = "onnx" if check["onnx_pairs_per_s"] > check["torch_pairs_per_s"] else "torch"
+    assert check["used"] == faster and (engine.runner is not None) == (faster == "onnx")
+    assert engine.choose_backend("torch") == "torch" and engine.runner is None
+    with pytest.raises(InvalidInput, match="backend must be one of"):
+        engine.choose_backend("tensorrt")
+
+
+def test_onnx_backend_without_onnxruntime_is_a_clear_error(
+    tiny_engine: StanceEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import stancewire.model.backends as backends
+
+    monkeypatch.setattr(backends, "onnx_available", lambda: False)
+    with pytest.raises(ModelLoadError, match="needs onnxruntime"):
+        tiny_engine.choose_backend("onnx")
+    assert tiny_engine.choose_backend("auto") == "torch"
+    assert tiny_engine.backend_check["reason"] == "onnxruntime is not installed"
