@@ -22,6 +22,7 @@ from stancewire.model.engine import StanceEngine
 from stancewire.model.errors import InvalidInput, StancewireError
 from stancewire.model.pipeline import StancePipeline
 from stancewire.model.quotes import QuoteExtractor
+from stancewire.model.registry import ModelRegistry
 from stancewire.model.types import Pair
 from stancewire.serve.batcher import MicroBatcher, Overloaded
 from stancewire.serve.metrics import ServiceMetrics
@@ -182,12 +183,20 @@ def create_app(settings: Settings | None = None, engine: StanceEngine | None = N
     def reload(body: ReloadRequest, request: Request) -> dict[str, str]:
         """Load a model directory (default: the configured one) and swap it in without dropping requests.
 
+        When the configured directory is a model registry, an empty body loads whatever its
+        ``current`` points to now (so `stancewire models promote` + this call switch versions
+        without a restart), and ``version`` loads one named version of it.
         Requests already running finish on the old model; new ones get the new model once it is
         loaded and warmed up. A directory that fails to load leaves the old model serving.
         """
-        path = body.model_dir or settings.model_dir
+        if body.version is not None and body.model_dir is not None:
+            raise HTTPException(status_code=422, detail="give model_dir or version, not both")
         with reload_lock:
             try:
+                path = body.model_dir or settings.model_dir
+                if body.version is not None:
+                    # the name is validated against the version-id pattern: it cannot leave the registry
+                    path = str(ModelRegistry(settings.model_dir).path(body.version))
                 loaded = StanceEngine.load(path, settings.device, settings.precision)
             except StancewireError as exc:
                 raise HTTPException(

@@ -69,6 +69,10 @@ class ClassifyRequest(BaseModel):
 
 class ReloadRequest(BaseModel):
     model_dir: str | None = Field(None, description="model directory to load; default: the configured one")
+    version: str | None = Field(
+        None,
+        description="a version of the configured model registry to load (default: its current version)",
+    )
 
 
 class TargetStance(BaseModel):
