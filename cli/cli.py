@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -69,9 +70,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         from stancewire.training.retrain import train_version
 
         result = train_version(cfg, progress=not args.quiet, force=args.force)
-        _out(result.summary())
+        if result.version:  # empty on the non-main processes of `accelerate launch` / `torchrun`
+            _out(result.summary())
         return 0
     out = train(cfg, progress=not args.quiet)
+    if os.environ.get("RANK", "0") != "0":
+        return 0  # under accelerate launch / torchrun only rank 0 saves and reports
     metrics = json.loads((out / "metrics.json").read_text())
     test = metrics.get("test") or metrics.get("dev")
     summary = f"saved {out}"

@@ -19,6 +19,7 @@ in step 6, by an atomic symlink swap.
 from __future__ import annotations
 
 import logging
+import shutil
 import subprocess
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -181,6 +182,7 @@ def train_version(cfg: TrainConfig, progress: bool = True, force: bool = False) 
         # 2-3. data, training, model files
         fitted = fit(cfg, load_training_data(cfg), progress)
         if fitted is None:  # a non-main process of a distributed run: rank 0 commits
+            shutil.rmtree(staged, ignore_errors=True)
             return RetrainResult("", staged, parent, None, None, None, False, "not the main process")
         engine, metrics, temperature = fitted
         write_model_files(engine, staged, cfg, metrics, temperature)
