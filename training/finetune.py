@@ -292,6 +292,8 @@ def fit(
             fp16=precision == "fp16",
             dataloader_num_workers=0,
             remove_unused_columns=False,
+            # every parameter gets a gradient; the default True costs a graph traversal per step
+            ddp_find_unused_parameters=False,
             disable_tqdm=not progress,
         )
         trainer = _length_grouped_trainer(weights)(
