@@ -137,3 +137,24 @@ def test_registry_commit_refuses_an_incomplete_directory(registry: ModelRegistry
 def test_registry_create_refuses_a_non_empty_plain_directory(tiny_model_dir: Path) -> None:
     with pytest.raises(RegistryError, match="not empty"):
         ModelRegistry.create(tiny_model_dir)
+
+
+def test_eval_baselines_read_the_current_versions_data_and_replay_data(
+    registry: ModelRegistry, tiny_model_dir: Path, small_labeled: Path, tmp_path: Path
+) -> None:
+    from stancewire.eval.baselines import model_training_rows
+
+    new = tmp_path / "new.jsonl"
+    new.write_text(
+        json.dumps({"statement": "We never closed the port.", "target": "The port closed.", "label": "deny"})
+        + "\n"
+    )
+    model = _variant(tiny_model_dir, tmp_path / "m", "m")
+    (model / "train_config.json").write_text(
+        json.dumps(
+            {"data": [str(new)], "replay_data": [str(small_labeled)], "dev_fraction": 0, "test_fraction": 0}
+        )
+    )
+    registry.promote(registry.add(model))
+    rows = model_training_rows(registry.root)
+    assert len(rows.examples) == 41  # the new row and all 40 replayable rows
