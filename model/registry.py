@@ -334,6 +334,8 @@ class ModelRegistry:
         read_labels(target)
         with self._lock():
             previous = self.current()
+            if previous == version:
+                raise RegistryError(f"{version} is already the current version of {self.root}")
             tmp_link = self.root / f".{CURRENT}.tmp-{os.getpid()}"
             with contextlib.suppress(FileNotFoundError):
                 tmp_link.unlink()

@@ -158,3 +158,13 @@ def test_eval_baselines_read_the_current_versions_data_and_replay_data(
     registry.promote(registry.add(model))
     rows = model_training_rows(registry.root)
     assert len(rows.examples) == 41  # the new row and all 40 replayable rows
+
+
+def test_registry_promoting_the_current_version_is_refused(
+    registry: ModelRegistry, tiny_model_dir: Path
+) -> None:
+    version = registry.add(tiny_model_dir)
+    registry.promote(version)
+    with pytest.raises(RegistryError, match="already the current version"):
+        registry.promote(version)
+    assert len(registry.history()) == 1

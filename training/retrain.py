@@ -31,7 +31,7 @@ from stancewire.eval.metrics import macro_f1, per_class, to_ids
 from stancewire.eval.run import load_eval_rows, score_examples
 from stancewire.model.artifacts import TRAIN_CONFIG_FILE, read_json, write_json
 from stancewire.model.engine import StanceEngine
-from stancewire.model.registry import VERSION_RE, ModelRegistry, file_sha256
+from stancewire.model.registry import VERSION_RE, ModelRegistry, RegistryError, file_sha256
 from stancewire.training.config import TrainConfig
 from stancewire.training.data import expand_paths
 from stancewire.training.finetune import default_base_model, fit, load_training_data, write_model_files
@@ -117,9 +117,8 @@ def resolve_base(registry: ModelRegistry, base: str) -> tuple[str | None, Path |
     return None, (Path(base) if base else None)
 
 
-def registry_error(registry: ModelRegistry, message: str) -> Exception:
-    from stancewire.model.registry import RegistryError
-
+def registry_error(registry: ModelRegistry, message: str) -> RegistryError:
+    """A RegistryError that also says how to give the registry a first version."""
     return RegistryError(
         f"{message}; add a model first: `stancewire models add MODEL_DIR --registry {registry.root}` "
         f"then `stancewire models promote VERSION --registry {registry.root}`"
