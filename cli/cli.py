@@ -62,6 +62,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = TrainConfig.from_yaml(args.config, **overrides)
     else:
         cfg = TrainConfig(**{k: v for k, v in overrides.items() if v is not None})
+    if args.out and cfg.registry:
+        raise StancewireError("give --out DIR (a plain model directory) or --registry DIR, not both")
     if args.force and not cfg.registry:
         raise StancewireError("--force overrides the promotion gate of --registry; give --registry DIR")
     if cfg.base == "current" and not cfg.registry:

@@ -240,3 +240,18 @@ def test_cli_train_registry_and_models_commands(
     assert "is not a version id" in capsys.readouterr().err
     assert main(["train", "--data", str(small_labeled), "--base", "current"]) == 2
     assert "--base current names a registry version" in capsys.readouterr().err
+
+
+def test_retrain_missing_evaluation_set_fails_before_training(
+    tiny_model_dir: Path, small_labeled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reg = tmp_path / "reg"
+    registry = ModelRegistry.create(reg)
+    registry.promote(registry.add(tiny_model_dir))
+    monkeypatch.setattr(retrain, "fit", lambda *a, **k: pytest.fail("trained although the gate cannot run"))
+    cfg = registry_config(
+        tiny_model_dir, small_labeled, reg, base="current", eval_data=(str(tmp_path / "gone"),)
+    )
+    with pytest.raises(DataError, match="evaluation set of the promotion gate cannot be read"):
+        train_version(cfg, progress=False)
+    assert main(["train", "--registry", str(reg), "--out", "x", "--data", str(small_labeled)]) == 2

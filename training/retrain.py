@@ -31,6 +31,7 @@ from stancewire.eval.metrics import macro_f1, per_class, to_ids
 from stancewire.eval.run import load_eval_rows, score_examples
 from stancewire.model.artifacts import TRAIN_CONFIG_FILE, read_json, write_json
 from stancewire.model.engine import StanceEngine
+from stancewire.model.errors import DataError
 from stancewire.model.registry import VERSION_RE, ModelRegistry, RegistryError, file_sha256
 from stancewire.training.config import TrainConfig
 from stancewire.training.data import expand_paths
@@ -177,6 +178,14 @@ def train_version(cfg: TrainConfig, progress: bool = True, force: bool = False) 
         replay = cfg.replay_data or parent_replay_data(base_dir)
         cfg = replace(cfg, base=str(base_dir), replay_data=replay)
     split = None if cfg.eval_split == "all" else cfg.eval_split
+    if current is not None:
+        try:  # fail before the training, not after it
+            expand_paths(cfg.eval_data)
+        except DataError as exc:
+            raise DataError(
+                f"the evaluation set of the promotion gate cannot be read ({exc}); run from the repository "
+                f"root or pass --eval-data FILE"
+            ) from exc
     with registry.staging() as staged:
         # 2-3. data, training, model files
         fitted = fit(cfg, load_training_data(cfg), progress)
