@@ -288,11 +288,12 @@ class ModelRegistry:
         previous_id = engine_config.version
         write_engine_config(staged, replace(engine_config, version=version))
         full = {
+            **({"original_version": previous_id} if previous_id not in ("", "untrained", version) else {}),
+            **record,
+            # after the caller's record: these describe this commit and must not be overridden
             "version": version,
             "created_at": now.isoformat(timespec="seconds"),
             "content_sha256": digest,
-            **({"original_version": previous_id} if previous_id not in ("", "untrained", version) else {}),
-            **record,
         }
         write_json(staged / VERSION_FILE, full)
         _fsync_tree(staged)
@@ -312,11 +313,18 @@ class ModelRegistry:
             for item in source.iterdir():
                 if item.is_file() and item.name != VERSION_FILE:
                     shutil.copy2(item, tmp / item.name)
-            engine = read_engine_config(source)
-            base = {"parent": None, "base_model": engine.base_model, "imported_from": str(source.resolve())}
+            base: dict[str, Any] = {}
             old_record = source / VERSION_FILE
             if old_record.exists():
-                base.update({k: v for k, v in read_json(old_record).items() if k not in ("version",)})
+                # keep what a version from another registry records about its training, not its
+                # identity, lineage or promotion there
+                dropped = ("version", "created_at", "content_sha256", "parent", "promotion")
+                base.update({k: v for k, v in read_json(old_record).items() if k not in dropped})
+            base.update(
+                parent=None,
+                base_model=read_engine_config(source).base_model,
+                imported_from=str(source.resolve()),
+            )
             train_config = source / "train_config.json"
             if train_config.exists():
                 base.setdefault("train_config", read_json(train_config))

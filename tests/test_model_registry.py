@@ -168,3 +168,14 @@ def test_registry_promoting_the_current_version_is_refused(
     with pytest.raises(RegistryError, match="already the current version"):
         registry.promote(version)
     assert len(registry.history()) == 1
+
+
+def test_registry_import_from_another_registry_gets_a_fresh_record(
+    registry: ModelRegistry, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    other = ModelRegistry.create(tmp_path / "other")
+    first = other.add(tiny_model_dir)
+    version = registry.add(other.path(first))
+    record = registry.record(version)
+    assert record["version"] == version and record["content_sha256"].startswith(version[-12:])
+    assert record["imported_from"] == str(other.path(first).resolve())

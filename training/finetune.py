@@ -250,8 +250,8 @@ def fit(
     # 2. model
     base = Path(cfg.base) if cfg.base else default_base_model()
     device = resolve_device(cfg.device)
-    engine = build_engine(cfg, base, device)
     precision = resolve_mixed_precision(cfg, device)
+    engine = build_engine(cfg, base, device)
     weights = balanced_class_weights(parts["train"]) if cfg.class_weighting == "balanced" else None
     metrics: dict[str, Any] = {}
     # 3. train (early stopping evaluates dev macro-F1 and keeps the best checkpoint)
