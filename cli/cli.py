@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from stancewire import __version__
 from stancewire.model.errors import StancewireError
 
 DEFAULT_MODEL = "models/default"
+DEFAULT_REGISTRY = "models/registry"
 
 
 def _out(text: str) -> None:
@@ -42,12 +44,40 @@ def cmd_train(args: argparse.Namespace) -> int:
         "max_steps": args.max_steps,
         "bf16": args.bf16,
         "device": args.device,
+        "grad_accum_steps": args.grad_accum_steps,
+        "mixed_precision": args.mixed_precision,
+        "early_stopping_patience": args.early_stopping_patience,
+        "eval_steps": args.eval_steps,
+        "class_weighting": args.class_weighting,
+        "registry": args.registry,
+        "replay_data": tuple(args.replay_data) if args.replay_data else None,
+        "replay_rows": args.replay_rows,
+        "replay_fraction": args.replay_fraction,
+        "eval_data": tuple(args.eval_data) if args.eval_data else None,
+        "eval_split": args.eval_split,
+        "max_macro_f1_drop": args.max_macro_f1_drop,
+        "max_class_f1_drop": args.max_class_f1_drop,
     }
     if args.config:
         cfg = TrainConfig.from_yaml(args.config, **overrides)
     else:
         cfg = TrainConfig(**{k: v for k, v in overrides.items() if v is not None})
+    if args.out and cfg.registry:
+        raise StancewireError("give --out DIR (a plain model directory) or --registry DIR, not both")
+    if args.force and not cfg.registry:
+        raise StancewireError("--force overrides the promotion gate of --registry; give --registry DIR")
+    if cfg.base == "current" and not cfg.registry:
+        raise StancewireError("--base current names a registry version; give --registry DIR too")
+    if cfg.registry:
+        from stancewire.training.retrain import train_version
+
+        result = train_version(cfg, progress=not args.quiet, force=args.force)
+        if result.version:  # empty on the non-main processes of `accelerate launch` / `torchrun`
+            _out(result.summary())
+        return 0
     out = train(cfg, progress=not args.quiet)
+    if os.environ.get("RANK", "0") != "0":
+        return 0  # under accelerate launch / torchrun only rank 0 saves and reports
     metrics = json.loads((out / "metrics.json").read_text())
     test = metrics.get("test") or metrics.get("dev")
     summary = f"saved {out}"
@@ -159,6 +189,73 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from stancewire.model.registry import ModelRegistry
+
+    registry = ModelRegistry(args.registry)
+    rows = registry.summaries()
+    if args.json:
+        _out(json.dumps([asdict(r) for r in rows], indent=2))
+        return 0
+    _out(f"{'':2}{'version':<30}{'created':<27}{'parent':<30}{'eval F1':>8}  gate")
+    for r in rows:
+        f1 = f"{r.eval_macro_f1:.3f}" if r.eval_macro_f1 is not None else "-"
+        gate = {True: "passed", False: "failed", None: "-"}[r.promoted]
+        mark = "*" if r.is_current else " "
+        _out(f"{mark:2}{r.version:<30}{r.created_at:<27}{r.parent or '-':<30}{f1:>8}  {gate}")
+    if not rows:
+        _out(f"no versions yet; add one with `stancewire models add MODEL_DIR --registry {args.registry}`")
+    stale = registry.stale_staging()
+    if stale:
+        where = registry.root / ".staging"
+        _out(f"({len(stale)} interrupted save(s) in {where}; safe to delete when nothing trains)")
+    return 0
+
+
+def cmd_models_show(args: argparse.Namespace) -> int:
+    from stancewire.model.registry import ModelRegistry, RegistryError
+
+    registry = ModelRegistry(args.registry)
+    version = registry.current() if args.version == "current" else args.version
+    if version is None:
+        raise RegistryError(f"registry {args.registry} has no current version")
+    record = registry.record(version)
+    record["is_current"] = version == registry.current()
+    _out(json.dumps(record, indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_models_add(args: argparse.Namespace) -> int:
+    from stancewire.model.registry import ModelRegistry
+
+    registry = ModelRegistry.create(args.registry)
+    version = registry.add(args.model_dir)
+    _out(f"added {args.model_dir} as version {version}")
+    if args.promote:
+        registry.promote(version, reason=f"added from {args.model_dir}")
+        _out(f"current is now {version}")
+    return 0
+
+
+def cmd_models_promote(args: argparse.Namespace) -> int:
+    from stancewire.model.registry import ModelRegistry
+
+    registry = ModelRegistry(args.registry)
+    entry = registry.promote(args.version, reason=args.reason or "manual promotion")
+    _out(f"current is now {entry['version']} (was {entry['previous'] or 'none'})")
+    return 0
+
+
+def cmd_models_rollback(args: argparse.Namespace) -> int:
+    from stancewire.model.registry import ModelRegistry
+
+    entry = ModelRegistry(args.registry).rollback(reason=args.reason)
+    _out(f"rolled back: current is now {entry['version']} (was {entry['previous']})")
+    return 0
+
+
 def serve_settings(args: argparse.Namespace) -> Any:
     """Settings from STANCEWIRE_* variables, with --model/--device winning only when given."""
     from stancewire.serve.settings import Settings
@@ -256,6 +353,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, default=None, help="stop after N steps (smoke tests)")
     p.add_argument("--bf16", action="store_true", default=None, help="train under bf16 autocast")
     p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"])
+    p.add_argument("--grad-accum-steps", type=int, default=None, help="batches per optimiser step")
+    p.add_argument("--mixed-precision", default=None, choices=["no", "auto", "bf16", "fp16"])
+    p.add_argument(
+        "--early-stopping-patience", type=int, default=None, help="stop after N dev evaluations without gain"
+    )
+    p.add_argument("--eval-steps", type=int, default=None, help="dev evaluation every N steps (0: per epoch)")
+    p.add_argument("--class-weighting", default=None, choices=["none", "balanced"])
+    p.add_argument(
+        "--registry",
+        default=None,
+        help=f"save a new version into this model registry (e.g. {DEFAULT_REGISTRY}) instead of --out; "
+        "with --base current it continues from the current version and is promoted only past the gate",
+    )
+    p.add_argument(
+        "--replay-data", action="append", help="earlier data to replay (default: the parent version's data)"
+    )
+    p.add_argument("--replay-rows", type=int, default=None, help="replayed rows of the earlier train split")
+    p.add_argument("--replay-fraction", type=float, default=None, help="replay this share instead of rows")
+    p.add_argument("--eval-data", action="append", help="fixed evaluation set of the gate (repeatable)")
+    p.add_argument("--eval-split", default=None, choices=["train", "dev", "test", "all"])
+    p.add_argument("--max-macro-f1-drop", type=float, default=None, help="gate tolerance for macro-F1")
+    p.add_argument("--max-class-f1-drop", type=float, default=None, help="gate tolerance for each class's F1")
+    p.add_argument("--force", action="store_true", help="promote even if the gate fails (logged)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
@@ -359,6 +479,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--out", required=True, help="JSONL file to write")
     q.set_defaults(func=cmd_feedback_export)
+    p = sub.add_parser("models", help="the model registry: list, show, add, promote, roll back versions")
+    models_sub = p.add_subparsers(dest="models_command", required=True)
+    registry_help = f"registry directory (default {DEFAULT_REGISTRY})"
+    q = models_sub.add_parser("list", help="every version; * marks current")
+    q.add_argument("--registry", default=DEFAULT_REGISTRY, help=registry_help)
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_models_list)
+    q = models_sub.add_parser("show", help="the record of one version (or 'current')")
+    q.add_argument("version")
+    q.add_argument("--registry", default=DEFAULT_REGISTRY, help=registry_help)
+    q.set_defaults(func=cmd_models_show)
+    q = models_sub.add_parser("add", help="copy a model directory into the registry as a new version")
+    q.add_argument("model_dir")
+    q.add_argument("--registry", default=DEFAULT_REGISTRY, help=registry_help)
+    q.add_argument("--promote", action="store_true", help="make it current")
+    q.set_defaults(func=cmd_models_add)
+    q = models_sub.add_parser("promote", help="make a version current (atomic; logged)")
+    q.add_argument("version")
+    q.add_argument("--registry", default=DEFAULT_REGISTRY, help=registry_help)
+    q.add_argument("--reason", default="", help="recorded in history.jsonl")
+    q.set_defaults(func=cmd_models_promote)
+    q = models_sub.add_parser("rollback", help="make the previous current version current again")
+    q.add_argument("--registry", default=DEFAULT_REGISTRY, help=registry_help)
+    q.add_argument("--reason", default="", help="recorded in history.jsonl")
+    q.set_defaults(func=cmd_models_rollback)
     return parser
 
 
@@ -371,6 +516,11 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": cmd_serve,
     "data check": cmd_data_check,
     "feedback export": cmd_feedback_export,
+    "models list": cmd_models_list,
+    "models show": cmd_models_show,
+    "models add": cmd_models_add,
+    "models promote": cmd_models_promote,
+    "models rollback": cmd_models_rollback,
 }
 
 

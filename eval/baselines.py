@@ -198,14 +198,19 @@ def model_training_rows(model_dir: str | Path) -> TrainingRows:
     """The train split of the data a model was trained on, read from its ``train_config.json``.
 
     Paths in the config are relative to the current directory (as ``stancewire train`` took them).
+    A model registry means its current version; a retrained version's replay data counts as
+    training data (the model saw a sample of it, the baseline gets all of its train split).
     Raises DataError when the config or the data cannot be read.
     """
-    path = Path(model_dir) / "train_config.json"
+    from stancewire.model.registry import resolve_model_dir
+
+    path = resolve_model_dir(model_dir) / "train_config.json"
     try:
         config: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise DataError(f"{path}: cannot read the model's training config ({exc})") from exc
     data = [str(d) for d in config.get("data") or []]
+    data += [str(d) for d in config.get("replay_data") or [] if str(d) not in data]
     if not data:
         raise DataError(f"{path}: lists no training data")
     extra = [str(s) for s in config.get("extra_sources") or []]

@@ -115,13 +115,18 @@ class StanceEngine:
     def load(
         cls, path: str | Path, device: str = "auto", precision: str = "auto", backend: str = "torch"
     ) -> StanceEngine:
-        """Load a stancewire model directory; every inconsistency is a ``ModelLoadError``.
+        """Load a stancewire model directory, or the current version of a model registry.
 
-        ``backend`` is ``torch`` (default), ``onnx`` or ``auto`` (see :meth:`choose_backend`).
+        Every inconsistency is a ``ModelLoadError`` (a registry without a current version a
+        ``RegistryError``). ``backend`` is ``torch`` (default), ``onnx`` or ``auto`` (see
+        :meth:`choose_backend`).
         """
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        model_dir = Path(path)
+        from stancewire.model.registry import resolve_model_dir
+
+        # a registry directory means its current version (read once: a promotion mid-load cannot mix two)
+        model_dir = resolve_model_dir(path)
         if not model_dir.is_dir():
             raise ModelLoadError(
                 f"model directory {model_dir} does not exist; train one with "
@@ -344,11 +349,14 @@ class StanceEngine:
     def describe(self) -> dict[str, object]:
         """What ``GET /v1/model`` and the CLI report about this model."""
         from stancewire.model.artifacts import METRICS_FILE, TRAIN_CONFIG_FILE, read_optional
+        from stancewire.model.registry import VERSION_FILE
 
+        record = read_optional(self.model_dir, VERSION_FILE) if self.model_dir else {}
         metrics = read_optional(self.model_dir, METRICS_FILE) if self.model_dir else {}
         train_config = read_optional(self.model_dir, TRAIN_CONFIG_FILE) if self.model_dir else {}
         return {
             "version": self.config.version,
+            "model_dir": str(self.model_dir) if self.model_dir else "",
             "base_model": self.config.base_model,
             "labels": list(LABELS),
             "data_fingerprint": self.config.data_fingerprint,
@@ -361,6 +369,8 @@ class StanceEngine:
             "backend": self.backend_check,
             "metrics": metrics,
             "train_config": train_config,
+            # set for a registry version: where it came from and how its promotion went
+            "registry": {k: record[k] for k in ("created_at", "parent", "promotion") if k in record},
         }
 
 

@@ -24,6 +24,7 @@ from stancewire.model.engine import StanceEngine
 from stancewire.model.errors import InvalidInput, StancewireError
 from stancewire.model.pipeline import StancePipeline
 from stancewire.model.quotes import QuoteExtractor
+from stancewire.model.registry import ModelRegistry
 from stancewire.model.types import Pair
 from stancewire.serve import page
 from stancewire.serve.batcher import MicroBatcher, Overloaded, RequestTimeout
@@ -211,14 +212,20 @@ def create_app(settings: Settings | None = None, engine: StanceEngine | None = N
 
     @app.post("/v1/admin/reload", responses=ERRORS)
     def reload(body: ReloadRequest, request: Request) -> dict[str, str]:
-        """Load a model directory (default: the configured one) and swap it in without dropping requests.
+        """Load the configured model again (or a version of its registry) and swap it in, dropping nothing.
 
+        When the configured directory is a model registry, an empty body loads whatever its
+        ``current`` points to now (so `stancewire models promote` + this call switch versions
+        without a restart), and ``version`` loads one named version of it.
         Requests already running finish on the old model; new ones get the new model once it is
         loaded and warmed up. A directory that fails to load leaves the old model serving.
         """
-        path = body.model_dir or settings.model_dir
         with reload_lock:
             try:
+                path = settings.model_dir
+                if body.version is not None:
+                    # the name is validated against the version-id pattern: it cannot leave the registry
+                    path = str(ModelRegistry(settings.model_dir).path(body.version))
                 loaded = StanceEngine.load(path, settings.device, settings.precision, settings.backend)
             except StancewireError as exc:
                 raise HTTPException(

@@ -70,7 +70,16 @@ class ClassifyRequest(BaseModel):
 
 
 class ReloadRequest(BaseModel):
-    model_dir: str | None = Field(None, description="model directory to load; default: the configured one")
+    """Which model to load. No field names a path: a request never reaches outside the configured
+    model directory or registry (serve another directory by adding it to the registry with
+    ``stancewire models add DIR``)."""
+
+    model_config = {"extra": "forbid"}
+
+    version: str | None = Field(
+        None,
+        description="a version of the configured model registry to load (default: its current version)",
+    )
 
 
 class TargetStance(BaseModel):

@@ -232,6 +232,10 @@ def test_reload_under_load_drops_nothing(tiny_engine: StanceEngine, tmp_path) ->
         assert r.status_code == 200 and r.json()["previous_version"] == old_version
         assert codes and set(codes) == {200}
         assert client.get("/v1/model").json()["version"] == r.json()["model_version"]
-        bad = client.post("/v1/admin/reload", json={"model_dir": str(tmp_path / "missing")})
+        # no request can name a path to load
+        path = client.post("/v1/admin/reload", json={"model_dir": str(tmp_path / "missing")})
+        assert path.status_code == 422 and "model_dir" in str(path.json()["detail"])
+        (new_dir / "model.safetensors").unlink()  # the configured directory breaks on disk
+        bad = client.post("/v1/admin/reload", json={})
         assert bad.status_code == 422 and "still serving the old model" in bad.json()["detail"]
         assert client.get("/v1/model").json()["version"] == r.json()["model_version"]

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from stancewire.model.registry import ModelRegistry
+from stancewire.serve.app import create_app
+from stancewire.serve.batch import score_archive
+from stancewire.serve.settings import Settings
+
+
+def test_serve_registry_reload_picks_up_a_promotion_without_restart(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    registry = ModelRegistry.create(tmp_path / "reg")
+    first = registry.add(tiny_model_dir)
+    registry.promote(first)
+    other = tmp_path / "other"
+    shutil.copytree(tiny_model_dir, other)
+    (other / "calibration.json").write_text(json.dumps({"temperature": 2.0}))
+    second = registry.add(other)
+    settings = Settings(model_dir=str(registry.root), device="cpu")
+    with TestClient(create_app(settings)) as client:
+        info = client.get("/v1/model").json()
+        assert info["version"] == first and info["model_dir"].endswith(f"versions/{first}")
+        registry.promote(second)
+        assert client.get("/v1/model").json()["version"] == first  # nothing changes until reload
+        r = client.post("/v1/admin/reload", json={})
+        assert r.json() == {"model_version": second, "previous_version": first}
+        assert client.get("/v1/model").json()["temperature"] == 2.0
+        r = client.post("/v1/admin/reload", json={"version": first})
+        assert r.status_code == 200 and client.get("/v1/model").json()["version"] == first
+        for bad in ("../../etc", "current", f"{first}/.."):
+            r = client.post("/v1/admin/reload", json={"version": bad})
+            assert r.status_code == 422 and "is not a version id" in r.json()["detail"]
+        r = client.post("/v1/admin/reload", json={"version": first, "model_dir": str(tiny_model_dir)})
+        assert r.status_code == 422
+        assert client.get("/v1/model").json()["version"] == first
+
+
+def test_batch_scorer_resolves_the_registry_current(tiny_model_dir: Path, tmp_path: Path) -> None:
+    registry = ModelRegistry.create(tmp_path / "reg")
+    version = registry.add(tiny_model_dir)
+    registry.promote(version)
+    articles = tmp_path / "a.jsonl"
+    articles.write_text(json.dumps({"id": "a1", "text": 'The ministry said: "We never sent troops."'}) + "\n")
+    targets = tmp_path / "t.txt"
+    targets.write_text("Troops were sent.\n")
+    out = tmp_path / "out.jsonl"
+    score_archive(registry.root, articles, targets, out, device="cpu", progress=False)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rows and {r["model_version"] for r in rows} == {version}
