@@ -10,7 +10,6 @@ processes for quote extraction) and ``ray`` (``serve/ray_engine.py``).
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -235,7 +234,3 @@ def score_archive(
                "resumed_chunks": len(done), "engine": opts.engine}  # fmt: skip
     return out.finish(summary)
 
-
-def default_workers() -> int:
-    """Worker processes for extraction on this machine (see BENCHMARKS.md: 1 was fastest on 2 cores)."""
-    return 1 if (os.cpu_count() or 1) <= 2 else min(4, (os.cpu_count() or 1) // 2)
