@@ -118,13 +118,15 @@ def _wrap(text: str, width: int = 80) -> str:
 def format_summary(report: dict[str, Any], max_lines: int = 40) -> str:
     """The report as plain-text tables for the terminal."""
     lines = [f"{report['rows']} rows from {report['articles']} articles in {report['output']}", ""]
-    lines.append(f"{'speaker':<28} {'target':<14} {'stance':<9} {'month':<8} {'n':>5}")
-    for r in report["counts"][:max_lines]:
+    # the terminal shows the stances; the far more numerous `none` cells are in --json
+    cells = [r for r in report["counts"] if r["label"] != "none"]
+    lines.append(f"{'speaker':<28} {'target':<14} {'stance':<9} {'month':<8} {'n':>5}   (none left out)")
+    for r in cells[:max_lines]:
         lines.append(
             f"{r['speaker'][:28]:<28} {r['target_id'][:14]:<14} {r['label']:<9} {r['month']:<8} {r['n']:>5}"
         )
-    if len(report["counts"]) > max_lines:
-        lines.append(f"... {len(report['counts']) - max_lines} more cells (--json for all)")
+    if len(cells) > max_lines:
+        lines.append(f"... {len(cells) - max_lines} more cells (--json for all)")
     lines += ["", "most confident statements per speaker x target x stance:"]
     for r in report["top"][:max_lines]:
         lines.append(
