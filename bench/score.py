@@ -97,29 +97,39 @@ def main() -> None:
     parser.add_argument("--model", default="models/default")
     parser.add_argument("--articles", type=int, default=10_000)
     parser.add_argument("--targets", type=int, default=10, help="targets of the engine comparisons")
+    parser.add_argument(
+        "--filter-articles",
+        type=int,
+        default=None,
+        help="articles of the 100-target runs (default --articles)",
+    )
     parser.add_argument("--chunk-size", type=int, default=64)
     parser.add_argument("--skip", action="append", default=[], help="skip runs whose label contains this")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="stancewire-bench-"))
     archive = work / "archive.jsonl"
     synthetic_archive(archive, args.articles)
+    small = work / "archive_filter.jsonl"
+    synthetic_archive(small, args.filter_articles or args.articles)
     few, many = work / "targets_few.jsonl", work / "targets_100.jsonl"
     synthetic_targets(few, args.targets)
     synthetic_targets(many, 100)
     common = {"chunk_size": args.chunk_size, "device": "cpu"}
-    plan: list[tuple[str, Path, dict[str, Any]]] = [
-        (f"local 1 worker, {args.targets} targets, no filter", few, {"workers": 1, "relevance": False}),
-        (f"local 2 workers, {args.targets} targets, no filter", few, {"workers": 2, "relevance": False}),
+    local = {"relevance": False}
+    plan: list[tuple[str, Path, Path, dict[str, Any]]] = [
+        (f"local 1 worker, {args.targets} targets, no filter", archive, few, {**local, "workers": 1}),
+        (f"local 2 workers, {args.targets} targets, no filter", archive, few, {**local, "workers": 2}),
         (
             f"ray 2 actors, {args.targets} targets, no filter",
+            archive,
             few,
-            {"engine": "ray", "actors": 2, "relevance": False},
+            {**local, "engine": "ray", "actors": 2},
         ),
-        ("local 1 worker, 100 targets, no filter", many, {"relevance": False}),
-        ("local 1 worker, 100 targets, pre-filter", many, {"relevance": True}),
+        ("local 1 worker, 100 targets, no filter", small, many, {"relevance": False}),
+        ("local 1 worker, 100 targets, pre-filter", small, many, {"relevance": True}),
     ]
     try:
-        for label, targets, opts in plan:
+        for label, source, targets, opts in plan:
             if any(s in label for s in args.skip):
                 continue
             if "ray" in label:
@@ -132,7 +142,7 @@ def main() -> None:
 
                 # started outside the timed run: cluster start-up is not scoring throughput
                 ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-            run(label, args.model, archive, targets, work, **common, **opts)
+            run(label, args.model, source, targets, work, **common, **opts)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
