@@ -15,6 +15,7 @@ marker is written after its parts: a run killed in between rewrites the same par
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -83,6 +84,11 @@ class OutputDir:
             raise DataError(f"unknown output format {fmt!r}; use one of {', '.join(OUTPUT_FORMATS)}")
         if partition not in PARTITIONS:
             raise DataError(f"unknown partitioning {partition!r}; use one of {', '.join(PARTITIONS)}")
+        if fmt == "parquet" and importlib.util.find_spec("pyarrow") is None:
+            raise DataError(
+                "Parquet output needs pyarrow: pip install -c constraints.txt -e '.[archive]', "
+                "or write JSONL with --format jsonl"
+            )
         self.root = Path(root)
         self.fmt = fmt
         self.partition = partition

@@ -122,6 +122,7 @@ def manifest_for(input_path: Path, targets: list[Target], fingerprint: str, vers
 
 
 def reject_record(r: Reject) -> dict[str, Any]:
+    """A reject as one line of ``_rejects.jsonl``."""
     return {"record": r.record, "where": r.where, "id": r.id, "reason": r.reason}
 
 
@@ -233,4 +234,3 @@ def score_archive(
     summary = {"targets": len(targets), "model_version": version, "targets_fingerprint": fingerprint,
                "resumed_chunks": len(done), "engine": opts.engine}  # fmt: skip
     return out.finish(summary)
-

@@ -36,7 +36,9 @@ def ray_available() -> bool:
 class _ScorerActor:
     """A Ray actor: loads the model once, then scores one chunk per row it is given."""
 
-    def __init__(self, model_dir: str, targets: list[dict[str, Any]], fingerprint: str, opts: dict[str, Any]):
+    def __init__(
+        self, model_dir: str, targets: list[dict[str, Any]], fingerprint: str, opts: dict[str, Any]
+    ) -> None:
         from stancewire.serve.archive_input import Columns
         from stancewire.serve.batch import ScoreOptions, build_scorer
 

@@ -20,10 +20,11 @@ COLORS = {"deny": "#d62728", "confirm": "#2ca02c", "condemn": "#9467bd", "threat
 
 def _source(root: Path) -> str:
     """The DuckDB table expression reading every part file under ``root``."""
+    base = root.as_posix().replace("'", "''")  # a quote in the path must not end the SQL string
     if any(root.rglob("part-*.parquet")):
-        return f"read_parquet('{root.as_posix()}/**/part-*.parquet', hive_partitioning = false)"
+        return f"read_parquet('{base}/**/part-*.parquet', hive_partitioning = false)"
     if any(root.rglob("part-*.jsonl")):
-        return f"read_json_auto('{root.as_posix()}/**/part-*.jsonl')"
+        return f"read_json_auto('{base}/**/part-*.jsonl')"
     raise DataError(f"{root}: no part files found; run `stancewire score --output {root}` first")
 
 
@@ -41,7 +42,10 @@ def summarize(output: str | Path, plots_dir: str | Path | None = None, top: int 
         >>> report["counts"][0]  # doctest: +SKIP
         {'speaker': 'the ministry', 'target_id': 'nk-arms', 'label': 'deny', 'month': '2024-03', 'n': 4}
     """
-    import duckdb
+    try:
+        import duckdb
+    except ImportError as exc:
+        raise DataError("summarize needs duckdb: pip install -c constraints.txt -e '.[archive]'") from exc
 
     root = Path(output)
     if not (root / MANIFEST).is_file():
