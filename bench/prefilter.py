@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from stancewire.model.engine import StanceEngine
-from stancewire.model.relevance import DEFAULT_THRESHOLD, SentenceEncoder
+from stancewire.model.relevance import DEFAULT_THRESHOLD, SentenceEncoder, relevance_text
 from stancewire.model.types import Pair
 from stancewire.training.data import load_examples, split_examples
 
 REPO = Path(__file__).resolve().parents[1]
-THRESHOLDS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4)
+THRESHOLDS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
 
 
 def recall_table(
@@ -60,7 +60,11 @@ def main() -> None:
     test = split_examples(examples)["test"]
     result: dict = {}
     if not args.no_recall:
-        columns = ([e.statement for e in test], [e.target for e in test], [e.label for e in test])
+        columns = (
+            [relevance_text(e.statement, e.context) for e in test],
+            [e.target for e in test],
+            [e.label for e in test],
+        )
         result["corpus_test"] = recall_table(encoder, *columns)
     shared = REPO.parent / "shared" / "data" / "news_events_relabeled" / "pairs.jsonl"
     if not shared.is_file():
@@ -68,13 +72,16 @@ def main() -> None:
     if shared.is_file() and not args.no_recall:
         rows = [json.loads(line) for line in shared.read_text(encoding="utf-8").splitlines() if line.strip()]
         result["news_events_relabeled"] = recall_table(
-            encoder, [r["statement"] for r in rows], [r["target"] for r in rows], [r["label"] for r in rows]
+            encoder,
+            [relevance_text(r["statement"], r.get("context")) for r in rows],
+            [r["target"] for r in rows],
+            [r["label"] for r in rows],
         )
 
     # rates: the cross-encoder on real pairs, the bi-encoder on statements
     rng = random.Random(0)
     sample = rng.sample(test, min(args.limit, len(test)))
-    statements = sorted({e.statement for e in sample})
+    statements = sorted({relevance_text(e.statement, e.context) for e in sample})
     engine = StanceEngine.load(args.model, device="cpu")
     pairs = [Pair(e.statement, e.target, e.speaker, e.context) for e in sample[:192]]
     t0 = time.perf_counter()
