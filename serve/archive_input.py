@@ -131,6 +131,9 @@ def _read_jsonl(path: Path, cols: Columns, max_chars: int) -> Iterator[Item]:
 
 
 def _read_csv(path: Path, cols: Columns, max_chars: int) -> Iterator[Item]:
+    # the csv module refuses fields over 128 KiB by default; a long article must reach the
+    # --max-chars check (a counted reject), not stop the run with a csv.Error
+    csv.field_size_limit(max(csv.field_size_limit(), 4 * max_chars + 1024))
     with _open_binary(path) as raw_fh:
         text_fh = io.TextIOWrapper(raw_fh, encoding="utf-8", errors="surrogateescape", newline="")
         reader = csv.DictReader(text_fh)
@@ -139,10 +142,20 @@ def _read_csv(path: Path, cols: Columns, max_chars: int) -> Iterator[Item]:
                 f"{path}:1: expected a header with a '{cols.text}' column, found {reader.fieldnames}; "
                 "name the columns with --text-col/--id-col/--date-col/--source-col"
             )
-        for record, row in enumerate(reader, 1):
-            yield make_item(
-                row, record, f"{path}:{reader.line_num}", cols, max_chars, f"{path.name}:{record}"
-            )
+        record = 0
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise DataError(
+                    f"{path}:{reader.line_num}: malformed CSV ({exc}); fix the quoting there or convert "
+                    "the archive to JSONL"
+                ) from exc
+            record += 1
+            where = f"{path}:{reader.line_num}"
+            yield make_item(row, record, where, cols, max_chars, f"{path.name}:{record}")
 
 
 def _read_parquet(path: Path, cols: Columns, max_chars: int, batch_rows: int = 1024) -> Iterator[Item]:

@@ -251,3 +251,17 @@ def test_batch_targets_file_formats_and_errors(tmp_path: Path) -> None:
     )
     with pytest.raises(DataError, match="appears twice"):
         read_targets(tmp_path / "dup.jsonl")
+
+
+def test_batch_csv_long_text_is_a_reject_not_a_crash(tmp_path: Path) -> None:
+    from stancewire.serve.archive_input import Article, Reject, iter_archive
+
+    path = tmp_path / "in.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "text"])
+        writer.writerow(["long", "x" * 200_000])
+        writer.writerow(["ok", "“Fine,” she said."])
+    items = list(iter_archive(path, max_chars=150_000))
+    assert isinstance(items[0], Reject) and "exceeds --max-chars" in items[0].reason
+    assert isinstance(items[1], Article) and items[1].id == "ok" and items[1].record == 2
