@@ -202,7 +202,7 @@ def score_archive(
     Example:
         >>> score_archive("models/default", "seeds/archive/articles.jsonl",
         ...               "seeds/archive/targets.yaml", "out/")  # doctest: +SKIP
-        {'articles': 40, 'rows': 212, ...}
+        {'targets': 5, ..., 'articles': 30, 'rows': 77, 'pairs_skipped': 163, 'rejected': 1, ...}
     """
     from tqdm import tqdm
 
