@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	# torch first and pinned: 2.13.0 is the CPU wheel on local disk; anything looser pulls a CUDA build
 	$(BIN)/pip install --quiet -c constraints.txt torch==2.13.0
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[serve,train,dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[serve,train,archive,ray,dev]"
 	touch $@
 
 venv: $(VENV)/.installed  ## create .venv with the pinned dependencies

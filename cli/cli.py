@@ -173,18 +173,32 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from stancewire.serve.batch import score_archive
+    from stancewire.model.relevance import DEFAULT_THRESHOLD
+    from stancewire.serve.archive_input import Columns
+    from stancewire.serve.batch import ScoreOptions, score_archive
 
-    summary = score_archive(
-        args.model,
-        args.input,
-        args.targets,
-        args.output,
+    opts = ScoreOptions(
+        output_format=args.format,
+        partition=args.partition,
+        input_format=args.input_format,
+        columns=Columns(args.id_col, args.text_col, args.date_col, args.source_col),
+        chunk_size=args.chunk_size,
         batch_size=args.batch_size,
         device=args.device,
-        progress=not args.quiet,
         abstain_below=args.abstain_below,
+        max_chars=args.max_chars,
+        relevance=not args.no_prefilter,
+        relevance_threshold=DEFAULT_THRESHOLD
+        if args.prefilter_threshold is None
+        else args.prefilter_threshold,
+        relevance_encoder=args.prefilter_encoder,
+        engine=args.engine,
+        workers=args.workers,
+        actors=args.actors,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
     )
+    summary = score_archive(args.model, args.input, args.targets, args.output, opts)
     _out(json.dumps(summary))
     return 0
 
@@ -253,6 +267,14 @@ def cmd_models_rollback(args: argparse.Namespace) -> int:
 
     entry = ModelRegistry(args.registry).rollback(reason=args.reason)
     _out(f"rolled back: current is now {entry['version']} (was {entry['previous']})")
+    return 0
+
+
+def cmd_summarize(args: argparse.Namespace) -> int:
+    from stancewire.serve.summarize import format_summary, summarize
+
+    report = summarize(args.output, plots_dir=args.plots, top=args.top)
+    _out(json.dumps(report, ensure_ascii=False, indent=1) if args.json else format_summary(report))
     return 0
 
 
@@ -438,18 +460,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("score", help="score a JSONL archive of articles against a target file")
+    p = sub.add_parser("score", help="score a news archive against a target file (resumable)")
     p.add_argument("--model", default=DEFAULT_MODEL)
-    p.add_argument("--input", required=True, help="JSONL (or .jsonl.gz) of articles with id and text")
-    p.add_argument("--targets", required=True, help="text file, one target proposition per line")
-    p.add_argument("--output", required=True, help="JSONL file of statement x target rows")
+    p.add_argument(
+        "--input", required=True, help="JSONL (.gz), CSV, Parquet, or a directory of .txt files of articles"
+    )
+    p.add_argument("--input-format", default=None, choices=["jsonl", "csv", "parquet", "txt"])
+    p.add_argument("--id-col", default="id", help="field holding the article id (default id)")
+    p.add_argument("--text-col", default="text", help="field holding the article text (default text)")
+    p.add_argument("--date-col", default="date", help="field holding the publication date (default date)")
+    p.add_argument("--source-col", default="source", help="field holding the outlet (default source)")
+    p.add_argument(
+        "--targets", required=True, help="text file (one per line), or JSONL/YAML with id, proposition"
+    )
+    p.add_argument("--output", required=True, help="output directory (created; re-run to resume)")
+    p.add_argument("--format", default="parquet", choices=["parquet", "jsonl"], help="part file format")
+    p.add_argument("--partition", default="none", choices=["none", "month"], help="part files by date month")
+    p.add_argument("--engine", default="local", choices=["local", "ray"])
+    p.add_argument("--workers", type=int, default=1, help="local engine: quote-extraction processes")
+    p.add_argument("--actors", type=int, default=2, help="ray engine: model actors")
+    p.add_argument("--chunk-size", type=int, default=64, help="records per chunk (unit of resume)")
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--max-chars", type=int, default=200_000, help="reject longer texts")
+    p.add_argument("--no-prefilter", action="store_true", help="score every statement x target pair")
+    p.add_argument("--prefilter-threshold", type=float, default=None, help="bi-encoder cosine to keep a pair")
+    p.add_argument(
+        "--prefilter-encoder", default=None, help="bi-encoder directory (default all-MiniLM-L6-v2)"
+    )
+    p.add_argument("--overwrite", action="store_true", help="delete rows of a different earlier run first")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument(
         "--abstain-below", type=float, default=0.0, help="mark rows below this confidence as abstained"
     )
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("summarize", help="counts, top statements and plots of a score output (DuckDB)")
+    p.add_argument("output", help="output directory of stancewire score (Parquet)")
+    p.add_argument("--plots", default=None, help="write PNG plots of stance over time per target here")
+    p.add_argument("--top", type=int, default=3, help="most confident statements per cell")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_summarize)
 
     p = sub.add_parser("serve", help="run the HTTP API")
     p.add_argument(
@@ -513,6 +564,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "compare": cmd_compare,
     "predict": cmd_predict,
     "score": cmd_score,
+    "summarize": cmd_summarize,
     "serve": cmd_serve,
     "data check": cmd_data_check,
     "feedback export": cmd_feedback_export,

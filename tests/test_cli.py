@@ -92,26 +92,23 @@ def test_cli_score_writes_rows(
         json.dumps({"id": "1", "text": "“We did not do it,” the army said."}) + "\n"
     )
     (tmp_path / "t.txt").write_text("The army did it.\n")
-    args = [
-        "score",
-        "--model",
-        str(tiny_model_dir),
-        "--input",
-        str(tmp_path / "in.jsonl"),
-        "--targets",
-        str(tmp_path / "t.txt"),
-        "--output",
-        str(tmp_path / "o.jsonl"),
-        "--quiet",
-    ]
+    out = tmp_path / "out"
+    args = ["score", "--model", str(tiny_model_dir), "--input", str(tmp_path / "in.jsonl"),
+            "--targets", str(tmp_path / "t.txt"), "--output", str(out), "--format", "jsonl",
+            "--no-prefilter", "--quiet"]  # fmt: skip
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out)["rows"] == 1
-    (row,) = [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()]
+    (row,) = [json.loads(x) for x in (out / "part-000001.jsonl").read_text().splitlines()]
     assert row["abstained"] is False
+    # another setting may not add rows to this output unless told to replace it
+    assert main([*args, "--abstain-below", "0.99"]) == 2
+    assert "abstain_below" in capsys.readouterr().err
     # a threshold above any 5-way confidence of the untrained tiny model marks the row
-    assert main([*args, "--abstain-below", "0.99"]) == 0
-    (row,) = [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()]
-    assert row["abstained"] is True and row["label"] in row["probs"]
+    assert main([*args, "--abstain-below", "0.99", "--overwrite"]) == 0
+    (row,) = [json.loads(x) for x in (out / "part-000001.jsonl").read_text().splitlines()]
+    assert row["abstained"] is True and row["label"] == max(
+        ("deny", "confirm", "condemn", "threaten", "none"), key=lambda k: row[f"p_{k}"]
+    )
 
 
 def test_cli_data_check_exit_code(small_labeled: Path, tmp_path: Path) -> None:

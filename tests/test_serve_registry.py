@@ -8,7 +8,8 @@ from fastapi.testclient import TestClient
 
 from stancewire.model.registry import ModelRegistry
 from stancewire.serve.app import create_app
-from stancewire.serve.batch import score_archive
+from stancewire.serve.archive_output import read_rows
+from stancewire.serve.batch import ScoreOptions, score_archive
 from stancewire.serve.settings import Settings
 
 
@@ -49,7 +50,8 @@ def test_batch_scorer_resolves_the_registry_current(tiny_model_dir: Path, tmp_pa
     articles.write_text(json.dumps({"id": "a1", "text": 'The ministry said: "We never sent troops."'}) + "\n")
     targets = tmp_path / "t.txt"
     targets.write_text("Troops were sent.\n")
-    out = tmp_path / "out.jsonl"
-    score_archive(registry.root, articles, targets, out, device="cpu", progress=False)
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    out = tmp_path / "out"
+    options = ScoreOptions(device="cpu", progress=False, output_format="jsonl", relevance=False)
+    score_archive(registry.root, articles, targets, out, options)
+    rows = read_rows(out)
     assert rows and {r["model_version"] for r in rows} == {version}
