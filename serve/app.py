@@ -6,9 +6,11 @@ the event loop stays free for health checks.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hmac
 import logging
+import signal
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -122,7 +124,10 @@ def create_app(settings: Settings | None = None, engine: StanceEngine | None = N
             engine
             or StanceEngine.load(settings.model_dir, settings.device, settings.precision, settings.backend)
         )
+        hangup = listen_for_hangup(app)
         yield
+        if hangup:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
         old, app.state.pipeline = app.state.pipeline, None
         retire(old, grace=0)  # finishes the queued work first
         feedback.close()
@@ -210,32 +215,61 @@ def create_app(settings: Settings | None = None, engine: StanceEngine | None = N
 
     reload_lock = threading.Lock()
 
+    def swap_model(app: FastAPI, version: str | None = None) -> dict[str, str]:
+        """Load the configured model again (or a version of its registry) and swap it in.
+
+        Requests already running finish on the old model; new ones get the new model once it is
+        loaded and warmed up. A model that fails to load leaves the old one serving (the error is
+        raised).
+        """
+        with reload_lock:
+            path = settings.model_dir
+            if version is not None:
+                # the name is validated against the version-id pattern: it cannot leave the registry
+                path = str(ModelRegistry(settings.model_dir).path(version))
+            loaded = StanceEngine.load(path, settings.device, settings.precision, settings.backend)
+            old = app.state.pipeline
+            app.state.pipeline = serving(loaded)
+            retire(old, grace=RELOAD_GRACE_SECONDS)
+        previous = old.engine.version if old is not None else ""
+        log.info("now serving model %s (was %s)", loaded.version, previous or "none")
+        return {"model_version": loaded.version, "previous_version": previous}
+
+    def listen_for_hangup(app: FastAPI) -> bool:
+        """``kill -HUP`` reloads the configured model, as ``POST /v1/admin/reload`` with no body does."""
+        loop = asyncio.get_running_loop()
+
+        def reload_in_background() -> None:
+            def run() -> None:
+                try:
+                    swap_model(app)
+                except StancewireError as exc:
+                    log.error("SIGHUP reload failed, still serving the old model: %s", exc)
+
+            loop.run_in_executor(None, run)
+
+        try:
+            loop.add_signal_handler(signal.SIGHUP, reload_in_background)
+        except (NotImplementedError, RuntimeError, ValueError, AttributeError):
+            return False  # not the main thread (a test client) or no SIGHUP on this platform
+        return True
+
     @app.post("/v1/admin/reload", responses=ERRORS)
     def reload(body: ReloadRequest, request: Request) -> dict[str, str]:
         """Load the configured model again (or a version of its registry) and swap it in, dropping nothing.
 
         When the configured directory is a model registry, an empty body loads whatever its
         ``current`` points to now (so `stancewire models promote` + this call switch versions
-        without a restart), and ``version`` loads one named version of it.
-        Requests already running finish on the old model; new ones get the new model once it is
-        loaded and warmed up. A directory that fails to load leaves the old model serving.
+        without a restart), and ``version`` loads one named version of it. ``kill -HUP`` on the
+        server process does the same as an empty body. A model that fails to load leaves the old
+        one serving (422).
         """
-        with reload_lock:
-            try:
-                path = settings.model_dir
-                if body.version is not None:
-                    # the name is validated against the version-id pattern: it cannot leave the registry
-                    path = str(ModelRegistry(settings.model_dir).path(body.version))
-                loaded = StanceEngine.load(path, settings.device, settings.precision, settings.backend)
-            except StancewireError as exc:
-                raise HTTPException(
-                    status_code=422, detail=f"reload failed, still serving the old model: {exc}"
-                ) from exc
-            old = request.app.state.pipeline
-            request.app.state.pipeline = serving(loaded)
-            retire(old, grace=RELOAD_GRACE_SECONDS)
-        previous = old.engine.version if old is not None else ""
-        return {"model_version": loaded.version, "previous_version": previous}
+        try:
+            return swap_model(request.app, body.version)
+        except StancewireError as exc:
+            raise HTTPException(
+                status_code=422, detail=f"reload failed, still serving the old model: {exc}"
+            ) from exc
 
     @app.post("/v1/stance", response_model=StanceResponse, responses=ERRORS)
     def stance(body: StanceRequest, pipeline: PipelineDep, cfg: SettingsDep) -> StanceResponse:

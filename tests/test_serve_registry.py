@@ -55,3 +55,56 @@ def test_batch_scorer_resolves_the_registry_current(tiny_model_dir: Path, tmp_pa
     score_archive(registry.root, articles, targets, out, options)
     rows = read_rows(out)
     assert rows and {r["model_version"] for r in rows} == {version}
+
+
+def test_sighup_reloads_the_current_version_in_a_running_server(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    registry = ModelRegistry.create(tmp_path / "reg")
+    first = registry.add(tiny_model_dir)
+    registry.promote(first)
+    other = tmp_path / "other"
+    shutil.copytree(tiny_model_dir, other)
+    (other / "calibration.json").write_text(json.dumps({"temperature": 2.0}))
+    second = registry.add(other)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "stancewire", "serve", "--model", str(registry.root), "--port", str(port)],
+        env={**os.environ, "STANCEWIRE_BACKEND": "torch", "STANCEWIRE_DEVICE": "cpu"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}/v1/model"
+
+    def served_version(deadline: float) -> str | None:
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                return httpx.get(url, timeout=2).json()["version"]
+            except (httpx.HTTPError, KeyError):
+                time.sleep(0.2)  # polling for readiness, not waiting for a result to appear
+        return None
+
+    try:
+        assert served_version(time.monotonic() + 60) == first
+        registry.promote(second)
+        server.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        version = served_version(deadline)
+        while version == first and time.monotonic() < deadline:
+            time.sleep(0.2)
+            version = served_version(deadline)
+        assert version == second
+        assert server.poll() is None  # the signal reloaded; it did not stop the server
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=30)
+    assert b"now serving model" in err
