@@ -13,16 +13,21 @@ from stancewire.serve.batch import ScoreOptions, score_archive
 from stancewire.serve.settings import Settings
 
 
+def two_version_registry(model_dir: Path, tmp_path: Path) -> tuple[ModelRegistry, str, str]:
+    """A registry whose current version is the first of two (the second differs in temperature)."""
+    registry = ModelRegistry.create(tmp_path / "reg")
+    first = registry.add(model_dir)
+    registry.promote(first)
+    other = tmp_path / "other"
+    shutil.copytree(model_dir, other)
+    (other / "calibration.json").write_text(json.dumps({"temperature": 2.0}))
+    return registry, first, registry.add(other)
+
+
 def test_serve_registry_reload_picks_up_a_promotion_without_restart(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    registry = ModelRegistry.create(tmp_path / "reg")
-    first = registry.add(tiny_model_dir)
-    registry.promote(first)
-    other = tmp_path / "other"
-    shutil.copytree(tiny_model_dir, other)
-    (other / "calibration.json").write_text(json.dumps({"temperature": 2.0}))
-    second = registry.add(other)
+    registry, first, second = two_version_registry(tiny_model_dir, tmp_path)
     settings = Settings(model_dir=str(registry.root), device="cpu")
     with TestClient(create_app(settings)) as client:
         info = client.get("/v1/model").json()
@@ -67,13 +72,7 @@ def test_sighup_reloads_the_current_version_in_a_running_server(tiny_model_dir: 
 
     import httpx
 
-    registry = ModelRegistry.create(tmp_path / "reg")
-    first = registry.add(tiny_model_dir)
-    registry.promote(first)
-    other = tmp_path / "other"
-    shutil.copytree(tiny_model_dir, other)
-    (other / "calibration.json").write_text(json.dumps({"temperature": 2.0}))
-    second = registry.add(other)
+    registry, first, second = two_version_registry(tiny_model_dir, tmp_path)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
