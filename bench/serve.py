@@ -124,19 +124,24 @@ def naive_baseline(model: str, pairs: list[dict[str, str]], seconds: float) -> f
     return n / (time.perf_counter() - started)
 
 
-def classifier_alone(model: str, precision: str, seconds: float) -> float:
+def classifier_alone(model: str, precision: str, seconds: float, backend: str = "torch") -> float:
     """Pairs/s of the engine at batch 32 on inputs padded to exactly 64 tokens."""
     import torch
 
     from stancewire.model.engine import StanceEngine
 
-    engine = StanceEngine.load(model, device="cpu", precision=precision)
+    engine = StanceEngine.load(model, device="cpu", precision=precision, backend=backend)
     batch = {
         "input_ids": torch.randint(1000, 2000, (32, 64)),
         "attention_mask": torch.ones(32, 64, dtype=torch.long),
         "token_type_ids": torch.zeros(32, 64, dtype=torch.long),
     }
     n, started = 0, time.perf_counter()
+    if engine.runner is not None:  # ONNX Runtime
+        while time.perf_counter() - started < seconds:
+            engine.runner(batch)
+            n += 32
+        return n / (time.perf_counter() - started)
     with (
         torch.inference_mode(),
         torch.autocast("cpu", dtype=engine.dtype, enabled=engine.dtype != torch.float32),
@@ -163,12 +168,13 @@ def main() -> None:
     pairs = sixteen_pairs()
     figures["naive_pairs_per_s"] = naive_baseline(args.model, pairs, args.duration / 2)
     print(f"naive baseline (HF pipeline, one pair per call): {figures['naive_pairs_per_s']:.1f} pairs/s")
-    for precision in ("fp32", "bf16"):
-        rate = classifier_alone(args.model, precision, args.duration / 2)
+    for precision, backend in (("fp32", "torch"), ("bf16", "torch"), ("fp32", "onnx")):
+        rate = classifier_alone(args.model, precision, args.duration / 2, backend)
         bound = args.peak_gflops / GFLOP_PER_PAIR_64
-        figures[f"classifier_{precision}_pairs_per_s"] = rate
+        name = precision if backend == "torch" else f"{backend}_{precision}"
+        figures[f"classifier_{name}_pairs_per_s"] = rate
         print(
-            f"classifier alone, {precision}, batch 32 x 64 tokens: {rate:.1f} pairs/s "
+            f"classifier alone, {backend} {precision}, batch 32 x 64 tokens: {rate:.1f} pairs/s "
             f"({rate / bound:.1%} of the {bound:.0f} pairs/s bf16 bound)"
         )
 
@@ -184,6 +190,8 @@ def main() -> None:
             ),
             "pairs16": (f"{base}/v1/classify", {"pairs": pairs}, lambda r: len(r["predictions"])),
         }
+        figures["server_backend"] = httpx.get(f"{base}/v1/model", timeout=30).json()["backend"]
+        print(f"\nserver backend (backend=auto): {figures['server_backend']}")
         figures["load"] = []
         print(
             f"\n{'mix':<9}{'clients':>8}{'requests':>10}{'errors':>8}{'pairs/s':>10}"
