@@ -304,6 +304,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         log_config=log_config(settings.log_format),
+        access_log=False,  # the app logs each request itself (stancewire.access), with its request id
     )
     return 0
 

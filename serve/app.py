@@ -13,6 +13,7 @@ import logging
 import signal
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -31,6 +32,7 @@ from stancewire.model.types import Pair
 from stancewire.serve import page
 from stancewire.serve.batcher import MicroBatcher, Overloaded, RequestTimeout
 from stancewire.serve.feedback import Correction, FeedbackError, LazyStore
+from stancewire.serve.logs import REQUEST_ID
 from stancewire.serve.metrics import ServiceMetrics
 from stancewire.serve.middleware import BodySizeLimit
 from stancewire.serve.schemas import (
@@ -48,6 +50,7 @@ from stancewire.serve.schemas import (
 from stancewire.serve.settings import Settings
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("stancewire.access")
 RELOAD_GRACE_SECONDS = 30.0
 """How long a replaced model keeps scoring for requests that started before a reload."""
 
@@ -67,6 +70,14 @@ def get_pipeline(request: Request) -> StancePipeline:
     if pipeline is None:
         raise HTTPException(status_code=503, detail="model not loaded yet")
     return pipeline
+
+
+def request_id_of(request: Request) -> str:
+    """The caller's ``X-Request-ID`` when it is a sane token, else a new random one."""
+    given = request.headers.get("x-request-id", "")
+    if 0 < len(given) <= 128 and given.isascii() and given.isprintable() and " " not in given:
+        return given
+    return uuid.uuid4().hex
 
 
 def get_settings(request: Request) -> Settings:
@@ -164,11 +175,32 @@ def create_app(settings: Settings | None = None, engine: StanceEngine | None = N
     @app.middleware("http")
     async def record(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
+        request_id = request_id_of(request)
+        token = REQUEST_ID.set(request_id)
+        try:
+            response = await call_next(request)
+        finally:
+            REQUEST_ID.reset(token)
+        seconds = time.perf_counter() - started
         route = request.scope.get("route")
         # the route template, never the raw path: unknown paths must not grow the label set
         name = getattr(route, "path", "unmatched")
-        metrics.observe_request(name, response.status_code, time.perf_counter() - started)
+        metrics.observe_request(name, response.status_code, seconds)
+        response.headers["X-Request-ID"] = request_id
+        access_log.info(
+            "%s %s %d %.0f ms",
+            request.method,
+            request.url.path,
+            response.status_code,
+            seconds * 1000,
+            extra={
+                "request_id": request_id,
+                "method": request.method,
+                "path": request.url.path,
+                "status": response.status_code,
+                "ms": round(seconds * 1000, 1),
+            },
+        )
         return response
 
     @app.exception_handler(Overloaded)

@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import json
 import logging
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 LOG_FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="")
+"""The id of the HTTP request being served (``X-Request-ID``), for every log record made for it."""
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` to records made while a request is served (FastAPI's worker threads too)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request_id = REQUEST_ID.get()
+        if request_id and not hasattr(record, "request_id"):
+            record.request_id = request_id
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -31,21 +46,28 @@ class JsonFormatter(logging.Formatter):
 
 
 def log_config(fmt: str, level: str = "info") -> dict[str, Any]:
-    """A ``logging.config.dictConfig`` for uvicorn and stancewire, access log included."""
+    """A ``logging.config.dictConfig`` for uvicorn and stancewire (access log: ``stancewire.access``)."""
     if fmt not in LOG_FORMATS:
         raise ValueError(f"log format must be one of {LOG_FORMATS}, found {fmt!r}")
     formatter: dict[str, Any] = (
         {"()": f"{__name__}.JsonFormatter"} if fmt == "json" else {"format": TEXT_FORMAT}
     )
-    handler = {"class": "logging.StreamHandler", "formatter": "main", "stream": "ext://sys.stderr"}
+    handler = {
+        "class": "logging.StreamHandler",
+        "formatter": "main",
+        "filters": ["request_id"],
+        "stream": "ext://sys.stderr",
+    }
     level = level.upper()
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"main": formatter},
+        "filters": {"request_id": {"()": f"{__name__}.RequestIdFilter"}},
         "handlers": {"main": handler},
         "loggers": {
             name: {"handlers": ["main"], "level": level, "propagate": False}
-            for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "stancewire")
+            # stancewire.access replaces uvicorn's access log: it carries the request id and timing
+            for name in ("uvicorn", "uvicorn.error", "stancewire")
         },
     }

@@ -97,3 +97,24 @@ def test_json_logs_are_one_object_per_line(capsys: pytest.CaptureFixture[str]) -
         ]
         == "x"
     )
+
+
+def test_every_request_gets_an_id_in_its_answer_and_its_json_log_line(
+    tiny_engine: StanceEngine, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logging.config.dictConfig(log_config("json"))
+    try:
+        with client_for(tiny_engine, tiny_model_dir) as client:
+            given = client.post("/v1/classify", json=PAIRS, headers={"X-Request-ID": "job-42.7"})
+            fresh = client.get("/healthz")
+            odd = client.get("/healthz", headers={"X-Request-ID": "has space"})
+        lines = [json.loads(x) for x in capsys.readouterr().err.splitlines() if x.startswith("{")]
+    finally:
+        logging.config.dictConfig(log_config("text"))
+    assert given.headers["x-request-id"] == "job-42.7"
+    assert len(fresh.headers["x-request-id"]) == 32  # a new uuid when the caller sends none
+    assert odd.headers["x-request-id"] != "has space"  # not a sane token: replaced
+    access = [x for x in lines if x["logger"] == "stancewire.access"]
+    entry = next(x for x in access if x["request_id"] == "job-42.7")
+    assert entry["method"] == "POST" and entry["path"] == "/v1/classify" and entry["status"] == 200
+    assert entry["ms"] >= 0 and entry["message"].startswith("POST /v1/classify 200")
