@@ -281,8 +281,15 @@ class QuoteExtractor:
             inner = [q for q in quotes if s <= q.open and q.close < e]
             found = self._read_sentence(text, s, e, inner, speakers)
             if not found and inner and _is_bare_quote(text, s, e, inner) and last_statement_sentence == n - 1:
-                # A quote standing alone right after a statement continues that speaker's words.
+                # A quote standing alone right after a statement continues that speaker's words: in
+                # the same paragraph after a direct quote it is the same statement ("“A,” she said.
+                # “B.”"), in a new paragraph a new statement by the same speaker.
                 prev = statements[-1]
+                if prev.kind == "direct" and "\n" not in text[prev.end : s]:
+                    statements[-1] = _extend(text, prev, inner[0])
+                    last_statement_sentence = n
+                    prev_sentence = text[s:e]
+                    continue
                 found = [_direct(text, inner, prev.speaker_mention, prev.speaker, None, prev_sentence)]
             for st in found:
                 statements.append(st)
@@ -513,6 +520,13 @@ def _direct(
     )
 
 
+def _extend(text: str, prev: Statement, quote: Quote) -> Statement:
+    """``prev`` with the parts of a quote that continues it."""
+    spans = [*(prev.parts or ((prev.start, prev.end),)), *(_trim(text, a, b) for a, b in quote.parts)]
+    joined = " ".join(text[a:b] for a, b in spans)
+    return replace(prev, text=joined, end=spans[-1][1], parts=tuple(spans))
+
+
 NAME = r"(?:[A-Z][\w’'.-]*\.?\s+){0,3}[A-Z][\w’'-]+"
 
 
@@ -557,6 +571,10 @@ def _is_proper_name(phrase: str) -> bool:
 
 def _only_attribution(between: str) -> bool:
     """True if the text between two quotes is just an attribution (``the minister said,``)."""
+    # The attribution closes with a comma, colon or full stop right before the quote resumes; "..., adding that
+    # Lomaré « ... »" instead starts a partial quote inside reported speech.
+    if not between.rstrip().endswith((",", ":", ".")):
+        return False
     words = between.strip(" ,").split()
     return 1 <= len(words) <= 12 and any(w.strip(",.").lower() in CUE_VERBS for w in words)
 

@@ -193,3 +193,22 @@ def test_quotes_ambiguous_description_keeps_its_mention() -> None:
     )
     (st,) = QuoteExtractor().extract(text)
     assert st.speaker == "The spokesman"
+
+
+def test_quotes_next_quote_in_the_same_paragraph_continues_the_statement() -> None:
+    text = (
+        "“The bridge is safe,” the chief engineer said. “We checked every bolt.”\n\n"
+        "“Next spring we will repaint it.”"
+    )
+    first, second = extract(text)
+    assert first.text == "The bridge is safe We checked every bolt."
+    assert [text[a:b] for a, b in first.parts] == ["The bridge is safe", "We checked every bolt."]
+    assert first.end == text.index("bolt.") + len("bolt.")
+    # a new paragraph is a new statement, by the same speaker
+    assert second.text == "Next spring we will repaint it." and second.speaker == "the chief engineer"
+
+
+def test_quotes_partial_quote_after_adding_that_is_not_joined_to_the_direct_quote() -> None:
+    text = "« The dyke will hold », the harbour master told reporters, adding that the town « has nothing to fear »."
+    direct = [s for s in extract(text) if s.kind == "direct"]
+    assert [s.text for s in direct] == ["The dyke will hold"]
