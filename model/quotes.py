@@ -571,8 +571,8 @@ def _is_proper_name(phrase: str) -> bool:
 
 def _only_attribution(between: str) -> bool:
     """True if the text between two quotes is just an attribution (``the minister said,``)."""
-    # The attribution closes with a comma, colon or full stop right before the quote resumes; "..., adding that
-    # Lomaré « ... »" instead starts a partial quote inside reported speech.
+    # The attribution ends with a comma, colon or full stop right before the quote resumes;
+    # "..., adding that Lomaré « ... »" instead starts a partial quote inside reported speech.
     if not between.rstrip().endswith((",", ":", ".")):
         return False
     words = between.strip(" ,").split()

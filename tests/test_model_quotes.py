@@ -209,6 +209,9 @@ def test_quotes_next_quote_in_the_same_paragraph_continues_the_statement() -> No
 
 
 def test_quotes_partial_quote_after_adding_that_is_not_joined_to_the_direct_quote() -> None:
-    text = "« The dyke will hold », the harbour master told reporters, adding that the town « has nothing to fear »."
+    text = (
+        "« The dyke will hold », the harbour master told reporters, "
+        "adding that the town « has nothing to fear »."
+    )
     direct = [s for s in extract(text) if s.kind == "direct"]
     assert [s.text for s in direct] == ["The dyke will hold"]
