@@ -50,12 +50,12 @@ CUE_VERBS: frozenset[str] = frozenset(
     countered concede concedes conceded predict predicts predicted dispute disputes disputed
     estimated reported charged complain complains complained
     protested mock mocks mocked ridicule ridiculed hail hails hailed praise praises praised
-    welcome welcomes welcomed caution cautions cautioned declined""".split()
+    welcome welcomes welcomed caution cautions cautioned declined asked""".split()
 )
 # Verbs that invert after a quote or a clause ("..., said the minister"); others ("..., rejected the
 # accusation") take an object there, not a subject.
 INVERTING_VERBS: frozenset[str] = frozenset(
-    "said says added adds stated noted explained continued wrote writes insisted argued replied".split()
+    "said says added adds stated noted explained continued wrote writes insisted argued replied asked".split()
 )
 # Participles that report speech of the sentence's main subject ("..., warning that ...").
 CUE_PARTICIPLES: frozenset[str] = frozenset(
@@ -111,6 +111,9 @@ SELF_NAMED = re.compile(
 )
 # "SEOUL, South Korea (AP) — " / "PORT-AUBIN — " at the start of a story
 DATELINE = re.compile(r"^[A-Z][A-Z .'-]+(?:,[^—–(]{1,40})?(?:\s*\([A-Za-z]+\))?\s*[—–-]+\s*")
+TITLE_DOT = re.compile(
+    r"\b(?:Mr|Mrs|Ms|Dr|Gen|Lt|Col|Sgt|Capt|Cmdr|Adm|Maj|St|Jr|Sr|Gov|Sen|Rep|Prof|Rev|[A-Z])\."
+)
 WORD = re.compile(r"[\w’'.-]+", re.UNICODE)
 
 
@@ -285,6 +288,16 @@ class QuoteExtractor:
                 # the same paragraph after a direct quote it is the same statement ("“A,” she said.
                 # “B.”"), in a new paragraph a new statement by the same speaker.
                 prev = statements[-1]
+                if prev.kind == "reported" and prev.text.endswith(":"):
+                    # "Spokeswoman Lotte Verbeke told reporters:" and the quote in the next paragraph
+                    # are one direct quote, not a reported statement and an unattributed quote.
+                    context = f"{prev.context} {text[s:e]}"
+                    statements[-1] = _direct(
+                        text, inner, prev.speaker_mention, prev.speaker, prev.cue, context
+                    )
+                    last_statement_sentence = n
+                    prev_sentence = text[s:e]
+                    continue
                 if prev.kind == "direct" and "\n" not in text[prev.end : s]:
                     statements[-1] = _extend(text, prev, inner[0])
                     last_statement_sentence = n
@@ -340,9 +353,17 @@ class QuoteExtractor:
                 return []
         else:
             found = self._preposed(before)
-            if not found:
-                return []
-            mention, cue = found
+            if found:
+                mention, cue = found
+            else:
+                # Headline style, "Ex-minister: ‘I never took a penny’": a short noun phrase and a colon
+                # right before a quote that ends the sentence; there is no cue verb.
+                label = re.fullmatch(r"\s*([^:.!?]{1,60}?)\s*:\s*", before)
+                rest = text[first.close + 1 : e].strip(" .,!?;")
+                speaker = self._clean_speaker(label.group(1)) if label and not rest else None
+                if not speaker or len(speaker.split()) > 6:
+                    return []
+                mention, cue = speaker, None
             group = [first]
         if mention is None:
             return []
@@ -352,9 +373,13 @@ class QuoteExtractor:
     def _postposed(self, after: str) -> tuple[str, str] | None:
         """``said the official`` / ``the official said`` / ``Ana Ruiz, the minister, said`` after a quote."""
         after = after.lstrip(" ,\t")
-        window = re.match(r"[^.;:!?“”\"«»]{1,160}", after)
+        # The full stop of a title or an initial ("Col. Radek Hanus", "Dr. Reyes") does not end the
+        # attribution; it is hidden while the window is measured.
+        window = re.match(r"[^.;:!?“”\"«»]{1,160}", TITLE_DOT.sub(lambda m: m.group(0)[:-1] + "\x00", after))
         if not window:
             return None
+        window = re.match(rf".{{{window.end()}}}", after, re.DOTALL)
+        assert window is not None  # after is at least window.end() long
         words = list(WORD.finditer(window.group(0)))
         if words and words[0].group(0).lower() in CUE_VERBS:
             clause = window.group(0)[words[0].end() :].split(",")[0]

@@ -215,3 +215,45 @@ def test_quotes_partial_quote_after_adding_that_is_not_joined_to_the_direct_quot
     )
     direct = [s for s in extract(text) if s.kind == "direct"]
     assert [s.text for s in direct] == ["The dyke will hold"]
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker", "cue"),
+    [
+        # the full stop of a title or an initial does not end the attribution of an interrupted quote
+        (
+            "“The levee held,” Maj. Ines Kortland told the council, “and it will hold again.”",
+            "Maj. Ines Kortland",
+            "told",
+        ),
+        (
+            "“Nobody was evacuated,” county surveyor Paul R. Amsel said.",
+            "county surveyor Paul R. Amsel",
+            "said",
+        ),
+        # a question with "asked" is a direct quote too
+        ("“Did you read the contract before you signed it?” the judge asked.", "the judge", "asked"),
+    ],
+)
+def test_quotes_postposed_attribution_shapes(text: str, speaker: str, cue: str) -> None:
+    (st,) = extract(text)
+    assert (st.kind, st.speaker, st.cue) == ("direct", speaker, cue)
+
+
+def test_quotes_headline_label_and_colon_is_a_direct_quote() -> None:
+    (st,) = extract("Striking pilots: ‘We will not fly unsafe planes’")
+    assert (st.kind, st.text, st.speaker, st.cue) == (
+        "direct",
+        "We will not fly unsafe planes",
+        "Striking pilots",
+        None,
+    )
+    # a clause before the colon is narration, not a speaker
+    assert extract("The message on the door was blunt: “Closed until further notice.”") == []
+
+
+def test_quotes_attribution_ending_in_a_colon_owns_the_quote_in_the_next_paragraph() -> None:
+    text = "The harbour master told reporters:\n\n“No ship will leave before the storm has passed.”"
+    (st,) = extract(text)
+    assert (st.kind, st.speaker, st.cue) == ("direct", "The harbour master", "told")
+    assert st.text == "No ship will leave before the storm has passed."
