@@ -257,3 +257,77 @@ def test_quotes_attribution_ending_in_a_colon_owns_the_quote_in_the_next_paragra
     (st,) = extract(text)
     assert (st.kind, st.speaker, st.cue) == ("direct", "The harbour master", "told")
     assert st.text == "No ship will leave before the storm has passed."
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker"),
+    [
+        # a possessive description before the name in apposition, with a participle cue
+        (
+            "Merovia's trade minister, Oskar Lind, walked out, warning that tariffs would follow.",
+            "Oskar Lind",
+        ),
+        # a participle used as a noun ("the mayor's warning") is not the cue
+        (
+            "Asked about the mayor's warning, Councillor Ruth Abara said the budget was sound.",
+            "Councillor Ruth Abara",
+        ),
+        # "..., said X" with a verb after the cue is not an inverted attribution
+        ("Chemist Tove Brandt, who tested the wells, said the water looked clean.", "Chemist Tove Brandt"),
+        # a coordinated verb: the subject of the last clause
+        (
+            "At a rally in the port, Dalia Noor thanked the dockers and said the strike was over.",
+            "Dalia Noor",
+        ),
+        # the author of a report speaks through it
+        (
+            "The audit, written by Kessler Partners, said the fund had lost track of 90 loans.",
+            "Kessler Partners",
+        ),
+        # a relative clause after the subject, closed by a comma
+        ("Velto, which started in 2015 as a bike courier, says it has 900 riders.", "Velto"),
+    ],
+)
+def test_quotes_subject_shapes(text: str, speaker: str) -> None:
+    (st,) = extract(text)
+    assert st.speaker == speaker
+
+
+def test_quotes_postposed_description_takes_the_name_in_apposition() -> None:
+    (st,) = extract("“The vote is void,” the league's general secretary, Amir Haddad, told reporters.")
+    assert st.speaker == "Amir Haddad" and st.kind == "direct"
+
+
+def test_quotes_mentions_resolve_to_the_earlier_speaker() -> None:
+    text = (
+        "The Maritime Safety Board said the ferry was overloaded. "
+        "According to the MSB, 40 passengers had no ticket. "
+        "Captain Elsa Varga said she had followed orders. "
+        "“I did what I was told,” the 52-year-old said. "
+        "Dr Noor Hamdi said the crew had been tired. "
+        "Dr Hamdi said the rosters were illegal."
+    )
+    speakers = [st.speaker for st in extract(text)]
+    assert speakers == [
+        "The Maritime Safety Board",
+        "The Maritime Safety Board",
+        "Captain Elsa Varga",
+        "Captain Elsa Varga",
+        "Dr Noor Hamdi",
+        "Dr Noor Hamdi",
+    ]
+
+
+def test_quotes_dateline_is_not_a_name_for_a_description() -> None:
+    text = "VARNO, Eastern Coast (AP) — The port authority said on Monday that the channel was closed."
+    (st,) = extract(text)
+    assert st.speaker == "The port authority"
+
+
+def test_quotes_same_head_noun_beats_a_title_word() -> None:
+    text = (
+        "Lorvan's Electoral Commission declared the result. "
+        "Commission chairman Ivo Marek said the count was clean. "
+        "Turnout was 58%, the commission said."
+    )
+    assert extract(text)[-1].speaker == "Lorvan's Electoral Commission"
