@@ -237,7 +237,26 @@ def split_sentences(text: str, quotes: list[Quote]) -> list[tuple[int, int]]:
                 continue
         i += 1
     close_at(n)
+    if spans:
+        spans[:1] = _split_headline(text, *spans[0], inside)
     return [_trim(text, s, e) for s, e in spans]
+
+
+def _split_headline(text: str, start: int, end: int, inside: bytearray) -> list[tuple[int, int]]:
+    """A headline holding two statements ("Militia claims attack; Halvia denies role") is two sentences.
+
+    Only the first line of a text, when it has no final full stop, is read as a headline; it is cut
+    at a semicolon or a spaced dash outside quotes.
+    """
+    line = text[start:end].rstrip()
+    if not line or "\n" in line or line[-1] in ".!?" or (end < len(text) and text[end] != "\n"):
+        return [(start, end)]
+    parts: list[tuple[int, int]] = []
+    for m in re.finditer(r";\s+|\s+[—–]\s+", line):
+        if not inside[start + m.start()]:
+            parts.append((start, start + m.start()))
+            start += m.end()
+    return [*parts, (start, end)]
 
 
 def _starts_sentence(ch: str) -> bool:

@@ -331,3 +331,15 @@ def test_quotes_same_head_noun_beats_a_title_word() -> None:
         "Turnout was 58%, the commission said."
     )
     assert extract(text)[-1].speaker == "Lorvan's Electoral Commission"
+
+
+def test_quotes_headline_with_two_statements_gives_two() -> None:
+    text = "Union rejects pay offer; Skyline Air warns of cancellations\n\nTalks resume on Monday."
+    found = extract(text)
+    assert [(st.text, st.speaker, st.cue) for st in found] == [
+        ("Union rejects pay offer", "Union", "rejects"),
+        ("Skyline Air warns of cancellations", "Skyline Air", "warns"),
+    ]
+    # a dash in the body is not a headline break
+    body = "Police said on Monday — after a long search — that the boy was safe."
+    assert len(extract(body)) == 1
