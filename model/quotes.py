@@ -22,6 +22,7 @@ It is deterministic, never raises on any string, and every span indexes the inpu
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -300,8 +301,11 @@ class QuoteExtractor:
         statements: list[Statement] = []
         prev_sentence = ""
         last_statement_sentence = -2
+        opens = [q.open for q in quotes]  # find_quotes returns them in order, never nested
         for n, (s, e) in enumerate(split_sentences(text, quotes)):
-            inner = [q for q in quotes if s <= q.open and q.close < e]
+            # the sentence's quotes by bisection: a scan of all quotes per sentence was quadratic
+            first, last = bisect_left(opens, s), bisect_left(opens, e)
+            inner = [q for q in quotes[first:last] if q.close < e]
             found = self._read_sentence(text, s, e, inner, speakers)
             if not found and inner and _is_bare_quote(text, s, e, inner) and last_statement_sentence == n - 1:
                 # A quote standing alone right after a statement continues that speaker's words: in
