@@ -347,6 +347,15 @@ class QuoteExtractor:
         if attribution is None:
             return []  # no cue verb with a speaker: narration, or scare quotes only
         mention, cue = attribution
+        masked = _mask_quotes(context, [(q.open - s, q.close - s) for q in inner])
+        if mention.lower() in PRONOUNS and re.search(
+            rf"\b(?:where|and|that|which|when|while)\s+{mention}\b", masked
+        ):
+            # A pronoun in a clause after the sentence's subject ("Sung Kim met Kim Gunn in Seoul,
+            # where they expressed ...") refers to that subject, not to the previous speaker.
+            subject = self._main_subject(masked)
+            if subject and subject.lower() not in PRONOUNS:
+                speakers.append(_Speaker(self._resolve(subject, speakers), mention, mention.lower()))
         canonical = self._resolve(mention, speakers)
         kind = "partial" if inner else "reported"
         start, end = _trim(text, s, e)

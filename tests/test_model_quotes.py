@@ -349,7 +349,7 @@ def test_quotes_floors_on_the_gold_articles() -> None:
     """Floors a little under what the extractor measures on all 36 gold articles, to catch regressions.
 
     Measured at this commit: overlap P 0.997 R 0.918, exact P 0.863 R 0.794, direct P 1.000 R 0.952,
-    partial P 1.000 R 0.968, reported P 0.992 R 0.845, speaker accuracy 0.902.
+    partial P 1.000 R 0.968, reported P 0.992 R 0.845, speaker accuracy 0.905.
     """
     from stancewire.eval.articles import evaluate_articles, load_articles
 
@@ -362,4 +362,19 @@ def test_quotes_floors_on_the_gold_articles() -> None:
     assert kinds["direct"]["precision"] >= 0.99 and kinds["direct"]["recall"] >= 0.94
     assert kinds["partial"]["precision"] >= 0.99 and kinds["partial"]["recall"] >= 0.96
     assert kinds["reported"]["precision"] >= 0.98 and kinds["reported"]["recall"] >= 0.83
-    assert report["speaker_accuracy"] >= 0.895
+    assert report["speaker_accuracy"] >= 0.90
+
+
+def test_quotes_pronoun_in_a_later_clause_refers_to_the_sentence_subject() -> None:
+    text = (
+        "Mayor Lina Sorel said the bridge would reopen. "
+        "The port board closed the quay in June, a move that it said on Friday was necessary."
+    )
+    found = extract(text)
+    assert [(st.speaker_mention, st.speaker) for st in found] == [
+        ("Mayor Lina Sorel", "Mayor Lina Sorel"),
+        ("it", "The port board"),
+    ]
+    # a pronoun after a fronted clause is still the previous speaker's
+    text = "Mayor Lina Sorel said the bridge would reopen. If the board refuses, she warned, we sue."
+    assert [st.speaker for st in extract(text)] == ["Mayor Lina Sorel", "Mayor Lina Sorel"]
