@@ -11,7 +11,10 @@ A rule-based extractor, built for the conventions of wire copy:
    ``said the official`` / ``the official said``, or preceded by ``X said:``, is a *direct* quote;
    short quotes inside a sentence with a cue verb make the sentence a *partial* statement; quotes
    in a sentence with no cue verb are scare quotes and ignored; a sentence with a cue verb and a
-   speaker but no quote is *reported* speech.
+   speaker but no quote is *reported* speech. A quote standing alone right after a direct quote
+   continues it (same paragraph: one statement with several parts) or is a new statement by the
+   same speaker (next paragraph); ``X told reporters:`` owns the quote of the next paragraph; a
+   headline is cut at a semicolon or spaced dash into its statements.
 4. **Speakers** are the subjects of cue verbs, as written; pronouns and definite descriptions
    ("he", "the official", "the ministry") are resolved to the most recent earlier speaker with the
    same head word, which becomes the canonical ``speaker`` (the mention is kept too).
