@@ -9,6 +9,7 @@ that were matched, through the same engine every other caller uses.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,8 +33,18 @@ KINDS = ("direct", "partial", "reported")
 EDGE = " \t\n,.;:!?\"'“”„‘’«»"
 
 
+# Quotation marks inside a span: the reopening mark of a multi-paragraph quote is part of the gold
+# text (a substring of the article) but not of the extracted statement, whose parts are joined.
+INNER_MARKS = re.compile(r"[“”„«»\"]|(?<!\w)[‘’']|[‘’'](?!\w)")
+
+
 def _norm(text: str) -> str:
-    return " ".join(text.strip(EDGE).split())
+    return " ".join(INNER_MARKS.sub(" ", text.strip(EDGE)).split())
+
+
+def _gold_text(quote: dict[str, Any]) -> str:
+    """The gold statement's words: an interrupted or continued quote is its two parts joined."""
+    return quote["text"] + (" " + quote["continuation"] if quote.get("continuation") else "")
 
 
 def _span(text: str, quote: dict[str, Any]) -> tuple[int, int]:
@@ -96,7 +107,7 @@ def evaluate_articles(
         n_matched += len(matched)
         n_speaker += sum(_same_speaker(art["quotes"][qi]["speaker"], found[si]) for qi, si in matched.items())
         n_exact += sum(
-            _norm(art["quotes"][qi]["text"]) == _norm(found[si].text) for qi, si in matched.items()
+            _norm(_gold_text(art["quotes"][qi])) == _norm(found[si].text) for qi, si in matched.items()
         )
         for qi, q in enumerate(art["quotes"]):
             if q.get("kind") in kinds:

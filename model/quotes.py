@@ -11,7 +11,10 @@ A rule-based extractor, built for the conventions of wire copy:
    ``said the official`` / ``the official said``, or preceded by ``X said:``, is a *direct* quote;
    short quotes inside a sentence with a cue verb make the sentence a *partial* statement; quotes
    in a sentence with no cue verb are scare quotes and ignored; a sentence with a cue verb and a
-   speaker but no quote is *reported* speech.
+   speaker but no quote is *reported* speech. A quote standing alone right after a direct quote
+   continues it (same paragraph: one statement with several parts) or is a new statement by the
+   same speaker (next paragraph); ``X told reporters:`` owns the quote of the next paragraph; a
+   headline is cut at a semicolon or spaced dash into its statements.
 4. **Speakers** are the subjects of cue verbs, as written; pronouns and definite descriptions
    ("he", "the official", "the ministry") are resolved to the most recent earlier speaker with the
    same head word, which becomes the canonical ``speaker`` (the mention is kept too).
@@ -22,6 +25,8 @@ It is deterministic, never raises on any string, and every span indexes the inpu
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from stancewire.model.types import Statement
@@ -50,12 +55,12 @@ CUE_VERBS: frozenset[str] = frozenset(
     countered concede concedes conceded predict predicts predicted dispute disputes disputed
     estimated reported charged complain complains complained
     protested mock mocks mocked ridicule ridiculed hail hails hailed praise praises praised
-    welcome welcomes welcomed caution cautions cautioned declined""".split()
+    welcome welcomes welcomed caution cautions cautioned declined asked""".split()
 )
 # Verbs that invert after a quote or a clause ("..., said the minister"); others ("..., rejected the
 # accusation") take an object there, not a subject.
 INVERTING_VERBS: frozenset[str] = frozenset(
-    "said says added adds stated noted explained continued wrote writes insisted argued replied".split()
+    "said says added adds stated noted explained continued wrote writes insisted argued replied asked".split()
 )
 # Participles that report speech of the sentence's main subject ("..., warning that ...").
 CUE_PARTICIPLES: frozenset[str] = frozenset(
@@ -111,6 +116,9 @@ SELF_NAMED = re.compile(
 )
 # "SEOUL, South Korea (AP) — " / "PORT-AUBIN — " at the start of a story
 DATELINE = re.compile(r"^[A-Z][A-Z .'-]+(?:,[^—–(]{1,40})?(?:\s*\([A-Za-z]+\))?\s*[—–-]+\s*")
+TITLE_DOT = re.compile(
+    r"\b(?:Mr|Mrs|Ms|Dr|Gen|Lt|Col|Sgt|Capt|Cmdr|Adm|Maj|St|Jr|Sr|Gov|Sen|Rep|Prof|Rev|[A-Z])\."
+)
 WORD = re.compile(r"[\w’'.-]+", re.UNICODE)
 
 
@@ -233,7 +241,26 @@ def split_sentences(text: str, quotes: list[Quote]) -> list[tuple[int, int]]:
                 continue
         i += 1
     close_at(n)
+    if spans:
+        spans[:1] = _split_headline(text, *spans[0], inside)
     return [_trim(text, s, e) for s, e in spans]
+
+
+def _split_headline(text: str, start: int, end: int, inside: bytearray) -> list[tuple[int, int]]:
+    """A headline holding two statements ("Militia claims attack; Halvia denies role") is two sentences.
+
+    Only the first line of a text, when it has no final full stop, is read as a headline; it is cut
+    at a semicolon or a spaced dash outside quotes.
+    """
+    line = text[start:end].rstrip()
+    if not line or "\n" in line or line[-1] in ".!?" or (end < len(text) and text[end] != "\n"):
+        return [(start, end)]
+    parts: list[tuple[int, int]] = []
+    for m in re.finditer(r";\s+|\s+[—–]\s+", line):
+        if not inside[start + m.start()]:
+            parts.append((start, start + m.start()))
+            start += m.end()
+    return [*parts, (start, end)]
 
 
 def _starts_sentence(ch: str) -> bool:
@@ -277,12 +304,32 @@ class QuoteExtractor:
         statements: list[Statement] = []
         prev_sentence = ""
         last_statement_sentence = -2
+        opens = [q.open for q in quotes]  # find_quotes returns them in order, never nested
         for n, (s, e) in enumerate(split_sentences(text, quotes)):
-            inner = [q for q in quotes if s <= q.open and q.close < e]
+            # the sentence's quotes by bisection: a scan of all quotes per sentence was quadratic
+            first, last = bisect_left(opens, s), bisect_left(opens, e)
+            inner = [q for q in quotes[first:last] if q.close < e]
             found = self._read_sentence(text, s, e, inner, speakers)
             if not found and inner and _is_bare_quote(text, s, e, inner) and last_statement_sentence == n - 1:
-                # A quote standing alone right after a statement continues that speaker's words.
+                # A quote standing alone right after a statement continues that speaker's words: in
+                # the same paragraph after a direct quote it is the same statement ("“A,” she said.
+                # “B.”"), in a new paragraph a new statement by the same speaker.
                 prev = statements[-1]
+                if prev.kind == "reported" and prev.text.endswith(":"):
+                    # "Spokeswoman Lotte Verbeke told reporters:" and the quote in the next paragraph
+                    # are one direct quote, not a reported statement and an unattributed quote.
+                    context = f"{prev.context} {text[s:e]}"
+                    statements[-1] = _direct(
+                        text, inner, prev.speaker_mention, prev.speaker, prev.cue, context
+                    )
+                    last_statement_sentence = n
+                    prev_sentence = text[s:e]
+                    continue
+                if prev.kind == "direct" and "\n" not in text[prev.end : s]:
+                    statements[-1] = _extend(text, prev, inner[0])
+                    last_statement_sentence = n
+                    prev_sentence = text[s:e]
+                    continue
                 found = [_direct(text, inner, prev.speaker_mention, prev.speaker, None, prev_sentence)]
             for st in found:
                 statements.append(st)
@@ -303,6 +350,15 @@ class QuoteExtractor:
         if attribution is None:
             return []  # no cue verb with a speaker: narration, or scare quotes only
         mention, cue = attribution
+        masked = _mask_quotes(context, [(q.open - s, q.close - s) for q in inner])
+        if mention.lower() in PRONOUNS and re.search(
+            rf"\b(?:where|and|that|which|when|while)\s+{mention}\b", masked
+        ):
+            # A pronoun in a clause after the sentence's subject ("Sung Kim met Kim Gunn in Seoul,
+            # where they expressed ...") refers to that subject, not to the previous speaker.
+            subject = self._main_subject(masked)
+            if subject and subject.lower() not in PRONOUNS:
+                speakers.append(_Speaker(self._resolve(subject, speakers), mention, mention.lower()))
         canonical = self._resolve(mention, speakers)
         kind = "partial" if inner else "reported"
         start, end = _trim(text, s, e)
@@ -333,9 +389,17 @@ class QuoteExtractor:
                 return []
         else:
             found = self._preposed(before)
-            if not found:
-                return []
-            mention, cue = found
+            if found:
+                mention, cue = found
+            else:
+                # Headline style, "Ex-minister: ‘I never took a penny’": a short noun phrase and a colon
+                # right before a quote that ends the sentence; there is no cue verb.
+                label = re.fullmatch(r"\s*([^:.!?]{1,60}?)\s*:\s*", before)
+                rest = text[first.close + 1 : e].strip(" .,!?;")
+                speaker = self._clean_speaker(label.group(1)) if label and not rest else None
+                if not speaker or len(speaker.split()) > 6:
+                    return []
+                mention, cue = speaker, None
             group = [first]
         if mention is None:
             return []
@@ -345,9 +409,13 @@ class QuoteExtractor:
     def _postposed(self, after: str) -> tuple[str, str] | None:
         """``said the official`` / ``the official said`` / ``Ana Ruiz, the minister, said`` after a quote."""
         after = after.lstrip(" ,\t")
-        window = re.match(r"[^.;:!?“”\"«»]{1,160}", after)
+        # The full stop of a title or an initial ("Col. Radek Hanus", "Dr. Reyes") does not end the
+        # attribution; it is hidden while the window is measured.
+        window = re.match(r"[^.;:!?“”\"«»]{1,160}", TITLE_DOT.sub(lambda m: m.group(0)[:-1] + "\x00", after))
         if not window:
             return None
+        window = re.match(rf".{{{window.end()}}}", after, re.DOTALL)
+        assert window is not None  # after is at least window.end() long
         words = list(WORD.finditer(window.group(0)))
         if words and words[0].group(0).lower() in CUE_VERBS:
             clause = window.group(0)[words[0].end() :].split(",")[0]
@@ -355,8 +423,14 @@ class QuoteExtractor:
             return (speaker, words[0].group(0)) if speaker else None
         for w in words[1:]:
             if w.group(0).lower() in CUE_VERBS:
-                # An apposition ("Ana Ruiz, the minister, said") names the speaker before its comma.
-                speaker = self._clean_speaker(window.group(0)[: w.start()].split(",")[0])
+                # An apposition ("Ana Ruiz, the minister, said") names the speaker before its comma;
+                # after a description ("Fenwick's chief executive, Alastair Brooke, told") the name.
+                chunks = window.group(0)[: w.start()].split(",")
+                speaker = self._clean_speaker(chunks[0])
+                if speaker and len(chunks) > 2 and _is_description(speaker):
+                    name = self._clean_speaker(chunks[1])
+                    if name and _is_proper_name(name):
+                        speaker = name
                 return (speaker, w.group(0)) if speaker else None
         return None
 
@@ -385,7 +459,8 @@ class QuoteExtractor:
         tail = re.search(r",\s*(\w+)\s+([^,;:]{2,80}?)\s*[.!?]?\s*$", masked)
         if tail and tail.group(1).lower() in INVERTING_VERBS:
             speaker = self._clean_speaker(tail.group(2))
-            if speaker:
+            # "..., said the data appeared genuine" is a cue with its object, not an inversion
+            if speaker and _cut_at_verb(speaker) == speaker:
                 return speaker, tail.group(1)
         m = re.search(r"\b[Aa]ccording to\s+([^,;:.]{2,80})", masked)
         for word in WORD.finditer(masked):
@@ -394,6 +469,9 @@ class QuoteExtractor:
                 continue
             if m and m.start() < word.start():
                 break
+            before_word = masked[: word.start()].split()
+            if cue.lower() in CUE_PARTICIPLES and before_word and _is_description(before_word[-1]):
+                continue  # "Castellane's warning", "the warning": a noun, not a participle
             if cue.lower() in CUE_PARTICIPLES:
                 speaker = self._main_subject(masked[: word.start()])
             else:
@@ -416,6 +494,22 @@ class QuoteExtractor:
         coordinated verb ("The mayor visited the site and called the fire ...").
         """
         left = TRAILING_ADVERBIAL.sub("", " " + left.rstrip())  # "X, the governor, had told"
+        agent = re.match(
+            r"\s*[^,]{1,60},\s+(?:published|issued|released|written|led|commissioned|compiled|prepared)"
+            r"(?:\s+\w+)?\s+by\s+([^,]{2,80}),\s*$",
+            left,
+        )
+        if agent:
+            # "The report, published by Harrow Lane Research, said": the author speaks through it
+            speaker = self._clean_speaker(agent.group(1))
+            if speaker:
+                return speaker
+        relative = re.match(r"\s*([^,]{1,80}),\s+(?:which|who)\b[^;:]*,\s*$", left)
+        if relative:
+            # "Stride, which launched in 2019 as a running tracker, says": the noun before the clause
+            speaker = self._clean_speaker(_cut_at_verb(relative.group(1)))
+            if speaker:
+                return speaker
         chunks = CLAUSE_BREAK.split(left)
         for k in range(len(chunks) - 1, -1, -1):
             speaker = self._clean_speaker(chunks[k])
@@ -429,26 +523,30 @@ class QuoteExtractor:
             if chunks[k].strip():
                 break  # the nearest chunk is not a noun phrase
         stripped = left.rstrip()
+        if stripped.endswith(" and") and len(chunks) > 1:
+            # "In a victory speech, Arslan thanked voters and said": the subject of the last chunk
+            own = self._clean_speaker(_cut_at_verb(chunks[-1].strip()))
+            if own:
+                return own
         if stripped.endswith(",") or stripped.endswith(" and"):
             return self._main_subject(stripped)
         return None
 
     def _main_subject(self, left: str) -> str | None:
-        """The sentence's subject, for participle cues: the first chunk, cut before its verb."""
-        first = CLAUSE_BREAK.split(DATELINE.sub("", left.lstrip()), maxsplit=1)[0]
-        words = first.split()
-        for k, w in enumerate(words):
-            if w.lower() in CLAUSE_WORDS or (
-                k > 0
-                and w[0].islower()
-                and w.lower() not in DETERMINERS
-                and w.lower() not in PREPOSITIONS
-                and w.lower() not in ROLE_NOUNS
-                and words[k - 1].lower() not in DETERMINERS
-            ):
-                words = words[:k]
-                break
-        return self._clean_speaker(" ".join(words))
+        """The sentence's subject, for participle cues: the first chunk, cut before its verb.
+
+        A leading "Asked about ..., " clause is skipped, and a description followed by a name in
+        apposition ("Ostrava's defense minister, Pavel Mirek, went further") gives the name.
+        """
+        body = DATELINE.sub("", left.lstrip())
+        body = re.sub(r"^(?:Asked|Speaking|Pressed|Writing|Responding)\b[^,]{0,80},\s*", "", body)
+        chunks = CLAUSE_BREAK.split(body, maxsplit=2)
+        speaker = self._clean_speaker(_cut_at_verb(chunks[0]))
+        if speaker and len(chunks) > 2 and _is_description(speaker):
+            name = self._clean_speaker(chunks[1])
+            if name and _is_proper_name(name) and body[len(chunks[0]) :].startswith(","):
+                return name
+        return speaker
 
     def _clean_speaker(self, raw: str) -> str | None:
         speaker = REFLEXIVES.sub("", raw.strip(' \t\n,;:-–—"“”«»'))
@@ -458,6 +556,9 @@ class QuoteExtractor:
             speaker = TRAILING_ADVERBIAL.sub("", speaker).strip()
             speaker = LEADING_FILLER.sub("", speaker).strip()
         words = speaker.split()
+        if len(words) > 1 and _cut_at_verb("X " + words[0]) == "X":
+            words = words[1:]  # "cited two unnamed officials": the verb before the object is not the speaker
+            speaker = " ".join(words)
         if not words or len(words) > self.max_speaker_words:
             return None
         first = words[0]
@@ -485,21 +586,49 @@ class QuoteExtractor:
         head = re.sub(r"[’']s$", "", words[-1].lower())
         canonical = mention
         lower = mention.lower()
+        bare = HONORIFIC.sub("", mention)  # "Mr Pettifer" -> "Pettifer"
         if lower in PRONOUNS:
             if speakers:
                 canonical = speakers[-1].canonical
+        elif AGE_NOUN.fullmatch(lower):
+            # "the 24-year-old": the most recent speaker named by a proper name
+            canonical = _latest(speakers, _is_proper_name, mention)
+        elif bare.strip(".").isupper() and 2 <= len(bare) <= 6 and len(bare.split()) == 1:
+            # "the AIU" -> "The Athletics Integrity Unit": an acronym of an earlier speaker's name
+            canonical = _latest(speakers, lambda name: _initials(name) == bare, mention)
+        elif bare != mention and len(bare.split()) == 1 and words[0].lower() != "the":
+            # "Mr Pettifer" -> "Graham Pettifer": an honorific and a surname
+            canonical = _latest(speakers, lambda name: name.split()[-1] == bare, mention)
         elif words[0].lower() in {"the", "this", "that"} or len(words) == 1:
+            # An earlier speaker with the same head noun first ("the commission" -> "Tolvania's
+            # Central Election Commission"), then one that has the head as a title ("the mayor" ->
+            # "Mayor Jana Kovalik"), then one whose last name is the mention.
             for sp in reversed(speakers):
-                earlier = {w.lower().strip(",") for w in sp.canonical.split()}
                 if sp.head == head or (len(words) == 1 and sp.canonical.split()[-1] == mention):
                     canonical = sp.canonical
                     break
-                if len(words) > 1 and head in earlier and sp.canonical.lower() != lower:
-                    # "the chief" -> "Police Chief Renata Okoye"; "the mayor" -> "Mayor Jana Kovalik"
-                    canonical = sp.canonical
-                    break
+            else:
+                for sp in reversed(speakers):
+                    earlier = {w.lower().strip(",") for w in sp.canonical.split()}
+                    if len(words) > 1 and head in earlier and sp.canonical.lower() != lower:
+                        canonical = sp.canonical
+                        break
         speakers.append(_Speaker(canonical, mention, head))
         return canonical
+
+
+HONORIFIC = re.compile(r"^(?:Mr|Mrs|Ms|Dr|Prof|the)\.?\s+")
+AGE_NOUN = re.compile(r"the \d{1,3}-year-old")
+
+
+def _latest(speakers: list[_Speaker], fits: Callable[[str], bool], default: str) -> str:
+    """The canonical name of the most recent speaker whose name ``fits``, else ``default``."""
+    return next((sp.canonical for sp in reversed(speakers) if fits(sp.canonical)), default)
+
+
+def _initials(name: str) -> str:
+    """ "The Athletics Integrity Unit" -> "AIU": the initials of its capitalised words."""
+    return "".join(w[0] for w in name.split() if w[0].isupper() and w.lower() != "the")
 
 
 def _direct(
@@ -511,6 +640,13 @@ def _direct(
     return Statement(
         joined, spans[0][0], spans[-1][1], "direct", canonical, mention, cue, context, tuple(spans)
     )
+
+
+def _extend(text: str, prev: Statement, quote: Quote) -> Statement:
+    """``prev`` with the parts of a quote that continues it."""
+    spans = [*(prev.parts or ((prev.start, prev.end),)), *(_trim(text, a, b) for a, b in quote.parts)]
+    joined = " ".join(text[a:b] for a, b in spans)
+    return replace(prev, text=joined, end=spans[-1][1], parts=tuple(spans))
 
 
 NAME = r"(?:[A-Z][\w’'.-]*\.?\s+){0,3}[A-Z][\w’'-]+"
@@ -530,6 +666,8 @@ def _named(text: str, st: Statement) -> Statement:
     if named:
         return replace(st, speaker=named.group(1))  # "The group, which calls itself GreyMantis, said"
     words = speaker.split()
+    if len(words) >= 3 and words[0].lower() == "the" and all(w[0].isupper() for w in words[1:]):
+        return st  # "the Northern Dawn Brigades": already a name
     if len(words) == 2 and words[0].lower() == "the" and words[1].isupper():
         found = set(re.findall(rf"((?:the\s+)?{NAME}(?:\s+[a-z]+\s+{NAME})?)\s+\({words[1]}\)", text))
         if len(found) == 1:
@@ -539,13 +677,51 @@ def _named(text: str, st: Statement) -> Statement:
         return st
     # the head noun: "the chief executive of Fenwick's" -> "executive"
     described = speaker.split(" of ")[0].split()
-    head = re.escape(re.sub(r"[’']s$", "", described[-1]))
+    head = re.sub(r"[’']s$", "", described[-1])
+    # the head in either case ("minister" / "Foreign Minister Hélène Vasseur-Diop")
+    head = f"[{head[0].upper()}{head[0].lower()}]{re.escape(head[1:])}"
     names = set(re.findall(rf"\b{head},?\s+({NAME})(?=[\s,.;:])", text))  # "spokesman Petr Hanák"
-    names |= set(re.findall(rf"({NAME}),\s+(?:the|a|an|its|his|her)?\s*[^,.;:]{{0,50}}\b{head}\b", text))
-    names = {n for n in names if _is_proper_name(n) and n.split()[0].lower() not in CUE_VERBS}
+    # "Alastair Brooke, the chief executive": an apposition within one clause (no dateline dash,
+    # bracket or line break between, and a determiner after the comma)
+    names |= set(re.findall(rf"({NAME}),\s+(?:the|a|an|its|his|her)\s+[^,.;:—–()\n]{{0,50}}\b{head}\b", text))
+    names = {
+        n
+        for n in names
+        if _is_proper_name(n) and n.split()[0].lower() not in CUE_VERBS and not n.split()[0].isupper()
+    }
     if len(names) == 1:
         return replace(st, speaker=names.pop())
     return st
+
+
+# Lower-case words ending in -ed that are nouns or numerals, not past-tense verbs.
+NOT_VERBS = frozenset("hundred need speed breed seed creed feed greed shed bed red reed".split())
+IRREGULAR_PAST = frozenset(
+    """went made took gave met won sent held led left ran fell rose came began brought kept found
+    thought stood struck spoke wrote told said sold bought paid shut put set hit""".split()
+)
+
+
+def _cut_at_verb(chunk: str) -> str:
+    """The words of ``chunk`` before its first verb: an auxiliary, a cue, a past tense, a "that"."""
+    words = chunk.split()
+    for k, w in enumerate(words):
+        low = w.lower()
+        if k == 0:
+            continue
+        if (
+            low in CLAUSE_WORDS
+            or (w[0].islower() and (low in CUE_VERBS or low in IRREGULAR_PAST))
+            or (w[0].islower() and low.endswith("ed") and len(low) > 3 and low not in NOT_VERBS)
+        ):
+            return " ".join(words[:k])
+    return chunk
+
+
+def _is_description(phrase: str) -> bool:
+    """A determiner or a possessive first: "the coast guard commander", "Ostrava's defense minister"."""
+    first = phrase.split()[0]
+    return first.lower() in DETERMINERS or bool(re.search(r"[’']s$", first))
 
 
 def _is_proper_name(phrase: str) -> bool:
@@ -557,6 +733,10 @@ def _is_proper_name(phrase: str) -> bool:
 
 def _only_attribution(between: str) -> bool:
     """True if the text between two quotes is just an attribution (``the minister said,``)."""
+    # The attribution ends with a comma, colon or full stop right before the quote resumes;
+    # "..., adding that Lomaré « ... »" instead starts a partial quote inside reported speech.
+    if not between.rstrip().endswith((",", ":", ".")):
+        return False
     words = between.strip(" ,").split()
     return 1 <= len(words) <= 12 and any(w.strip(",.").lower() in CUE_VERBS for w in words)
 

@@ -68,10 +68,11 @@ def test_eval_articles_extraction_floor_on_gold_articles() -> None:
         load_articles([REPO / "seeds" / "article_000.json", REPO / "seeds" / "articles"])
     )
     assert report["articles"] >= 31
-    # Floors a little under what the extractor measures today (0.942 / 0.901 / 0.878), to catch regressions.
-    assert report["extraction_precision"] >= 0.92
-    assert report["extraction_recall"] >= 0.87
-    assert report["speaker_accuracy"] >= 0.85
+    # Floors under what the extractor measures on the 36 articles (0.997 / 0.918 / 0.905); the tighter
+    # per-kind floors are in tests/test_model_quotes.py.
+    assert report["extraction_precision"] >= 0.98
+    assert report["extraction_recall"] >= 0.90
+    assert report["speaker_accuracy"] >= 0.89
     assert report["exact_recall"] <= report["extraction_recall"]
     assert sum(c["gold"] for c in report["by_kind"].values()) == report["gold_quotes"]
     assert sum(c["extracted"] for c in report["by_kind"].values()) == report["extracted"]

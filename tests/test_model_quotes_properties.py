@@ -75,3 +75,14 @@ def test_quotes_a_megabyte_without_punctuation_is_fast_enough_to_finish() -> Non
     assert EXTRACTOR.extract(text) == []
     unbalanced = "“" * 50_000 + " said the minister " + "»" * 50_000
     check_spans(unbalanced)
+
+
+def test_quotes_many_quoted_sentences_stay_linear() -> None:
+    import time
+
+    # 24,000 quoted sentences: 0.6 s; a scan of every quote per sentence took about 16 s here
+    text = "“We are fine,” he said. “Really.” " * 12_000
+    started = time.perf_counter()
+    found = EXTRACTOR.extract(text)
+    assert time.perf_counter() - started < 5.0
+    assert len(found) == 12_000 and all(len(s.parts) == 2 for s in found)
