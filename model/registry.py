@@ -237,7 +237,18 @@ class ModelRegistry:
         path = self.root / HISTORY_FILE
         if not path.exists():
             return []
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        entries = []
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                entries.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                if n == len(lines):  # a write cut off by a crash: that promotion never happened
+                    break
+                raise RegistryError(f"{path}:{n}: not a JSON history entry ({exc.msg})") from exc
+        return entries
 
     def stale_staging(self) -> list[Path]:
         """Directories left in ``.staging/`` by interrupted saves (safe to delete when nothing trains)."""
@@ -344,12 +355,6 @@ class ModelRegistry:
             previous = self.current()
             if previous == version:
                 raise RegistryError(f"{version} is already the current version of {self.root}")
-            tmp_link = self.root / f".{CURRENT}.tmp-{os.getpid()}"
-            with contextlib.suppress(FileNotFoundError):
-                tmp_link.unlink()
-            os.symlink(Path(VERSIONS_DIR) / version, tmp_link)
-            os.replace(tmp_link, self.root / CURRENT)
-            _fsync_dir(self.root)
             entry = {
                 "time": datetime.now(UTC).isoformat(timespec="seconds"),
                 "action": action,
@@ -359,10 +364,20 @@ class ModelRegistry:
                 "forced": forced,
                 "user": os.environ.get("USER", ""),
             }
+            # The log entry is written before the switch. A crash between the two leaves an entry
+            # for a version that is not current, which rollback skips (it looks for the entry that
+            # made the current version current); the reverse order could leave a current version
+            # that no entry explains, and rollback would have nowhere to go.
             with (self.root / HISTORY_FILE).open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())
+            tmp_link = self.root / f".{CURRENT}.tmp-{os.getpid()}"
+            with contextlib.suppress(FileNotFoundError):
+                tmp_link.unlink()
+            os.symlink(Path(VERSIONS_DIR) / version, tmp_link)
+            os.replace(tmp_link, self.root / CURRENT)
+            _fsync_dir(self.root)
         return entry
 
     def rollback(self, reason: str = "") -> dict[str, Any]:

@@ -179,3 +179,54 @@ def test_registry_import_from_another_registry_gets_a_fresh_record(
     record = registry.record(version)
     assert record["version"] == version and record["content_sha256"].startswith(version[-12:])
     assert record["imported_from"] == str(other.path(first).resolve())
+
+
+def test_registry_sigkill_during_promotions_leaves_a_consistent_current(
+    registry: ModelRegistry, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    versions = []
+    for t in (1.0, 2.0, 3.0):
+        copy = tmp_path / f"t{t}"
+        shutil.copytree(tiny_model_dir, copy)
+        (copy / "calibration.json").write_text(json.dumps({"temperature": t}))
+        versions.append(registry.add(copy))
+    registry.promote(versions[0])
+    # the child promotes round a cycle of three as fast as it can; it is killed at several points
+    script = (
+        "from stancewire.model.registry import ModelRegistry\n"
+        f"reg = ModelRegistry({str(registry.root)!r})\n"
+        f"cycle = {versions!r}\n"
+        "n = 0\n"
+        "while True:\n"
+        "    reg.promote(cycle[(cycle.index(reg.current()) + 1) % 3])\n"
+        "    n += 1\n"
+        "    if n % 5 == 0:\n"
+        "        print(n, flush=True)\n"
+    )
+    for kills in (1, 2, 4, 8, 16):
+        child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        assert child.stdout is not None
+        for _ in range(kills):  # let it get some promotions done, then kill it mid-flight
+            assert child.stdout.readline().strip()
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        current = registry.current()
+        assert StanceEngine.load(registry.root, device="cpu").version == current
+        # the log explains current: its last entry made it current, or was cut off before the switch
+        last = registry.history()[-1]
+        assert current in (last["version"], last["previous"])
+    rolled = registry.rollback()
+    assert rolled["version"] in versions and registry.current() == rolled["version"]
+
+
+def test_registry_history_ignores_a_torn_last_line_only(
+    registry: ModelRegistry, tiny_model_dir: Path
+) -> None:
+    version = registry.add(tiny_model_dir)
+    registry.promote(version)
+    log = registry.root / "history.jsonl"
+    log.write_text(log.read_text() + '{"time": "2026-')
+    assert [e["version"] for e in registry.history()] == [version]
+    log.write_text('{"broken\n' + log.read_text())
+    with pytest.raises(RegistryError, match="history.jsonl:1"):
+        registry.history()
