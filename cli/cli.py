@@ -185,6 +185,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         chunk_size=args.chunk_size,
         batch_size=args.batch_size,
         device=args.device,
+        backend=args.backend,
         abstain_below=args.abstain_below,
         max_chars=args.max_chars,
         relevance=not args.no_prefilter,
@@ -490,6 +491,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--overwrite", action="store_true", help="delete rows of a different earlier run first")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument(
+        "--backend", default="torch", choices=["torch", "onnx"], help="onnx: ONNX Runtime on the CPU"
+    )
     p.add_argument(
         "--abstain-below", type=float, default=0.0, help="mark rows below this confidence as abstained"
     )

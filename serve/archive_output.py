@@ -36,7 +36,7 @@ OUTPUT_FORMATS = ("parquet", "jsonl")
 PARTITIONS = ("none", "month")
 MANIFEST_KEYS = (
     "model_version", "targets_fingerprint", "input", "input_format", "columns", "chunk_size", "format",
-    "partition", "relevance", "max_chars", "abstain_below",
+    "partition", "relevance", "max_chars", "abstain_below", "backend",
 )  # fmt: skip
 """Manifest fields that must match for a run to add to an existing output."""
 

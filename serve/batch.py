@@ -54,6 +54,9 @@ class ScoreOptions:
     batch_size: int = 64
     """Pairs per cross-encoder forward pass."""
     device: str = "auto"
+    backend: str = "torch"
+    """``torch`` or ``onnx`` (ONNX Runtime, CPU: about 1.3x faster here). Not ``auto``: a choice
+    made by timing could differ between a run and its resumption, and the rows must not."""
     abstain_below: float = 0.0
     max_chars: int = 200_000
     """Texts longer than this are rejected (huge documents are usually scraping accidents)."""
@@ -71,6 +74,8 @@ class ScoreOptions:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        if self.backend not in ("torch", "onnx"):
+            raise DataError(f"--backend must be torch or onnx, found {self.backend!r}")
         if self.engine not in ENGINES:
             raise DataError(f"--engine must be one of {', '.join(ENGINES)}, found {self.engine!r}")
         if self.workers < 1 or self.actors < 1:
@@ -95,7 +100,7 @@ def build_scorer(
             [t.keywords for t in targets],
             opts.relevance_threshold,
         )
-    engine = engine or StanceEngine.load(model_dir, device=opts.device)
+    engine = engine or StanceEngine.load(model_dir, device=opts.device, backend=opts.backend)
     return ChunkScorer(engine, targets, fingerprint, relevance, opts.batch_size, opts.abstain_below)
 
 
@@ -118,6 +123,7 @@ def manifest_for(input_path: Path, targets: list[Target], fingerprint: str, vers
         else None,
         "max_chars": opts.max_chars,
         "abstain_below": opts.abstain_below,
+        "backend": opts.backend,
     }
 
 

@@ -265,3 +265,27 @@ def test_batch_csv_long_text_is_a_reject_not_a_crash(tmp_path: Path) -> None:
     items = list(iter_archive(path, max_chars=150_000))
     assert isinstance(items[0], Reject) and "exceeds --max-chars" in items[0].reason
     assert isinstance(items[1], Article) and items[1].id == "ok" and items[1].record == 2
+
+
+def test_batch_onnx_backend_gives_the_same_rows_and_is_recorded(
+    tiny_model_dir: Path, tmp_path: Path, seed_text: str, targets_file: Path
+) -> None:
+    pytest.importorskip("onnxruntime")
+    archive = write_jsonl(tmp_path / "news.jsonl", make_articles(seed_text, 4))
+    runs = {}
+    for backend in ("torch", "onnx"):
+        opts = ScoreOptions(relevance=False, progress=False, device="cpu", backend=backend)
+        score_archive(tiny_model_dir, archive, targets_file, tmp_path / backend, opts)
+        runs[backend] = read_rows(tmp_path / backend)
+    assert len(runs["torch"]) == len(runs["onnx"]) > 0
+    for a, b in zip(runs["torch"], runs["onnx"], strict=True):
+        assert (a["article_id"], a["start"], a["target_id"], a["label"]) == (
+            b["article_id"], b["start"], b["target_id"], b["label"]
+        )
+        assert abs(a["confidence"] - b["confidence"]) < 1e-4
+    # resuming with the other backend would mix rows from two computations: refused
+    with pytest.raises(DataError, match="backend"):
+        score_archive(tiny_model_dir, archive, targets_file, tmp_path / "torch",
+                      ScoreOptions(relevance=False, progress=False, device="cpu", backend="onnx"))
+    with pytest.raises(DataError, match="--backend must be torch or onnx"):
+        ScoreOptions(backend="auto")
