@@ -62,6 +62,14 @@ class RegistryError(StancewireError):
     """A registry operation that cannot be done (bad version name, nothing to roll back to...)."""
 
 
+_MARKER_TMP_PREFIX = f".{MARKER_FILE}.tmp-"
+
+
+def _registry_own(name: str) -> bool:
+    """True for the entries a registry being created holds before its marker is in place."""
+    return name in (VERSIONS_DIR, STAGING_DIR, MARKER_FILE) or name.startswith(_MARKER_TMP_PREFIX)
+
+
 def is_registry(path: str | Path) -> bool:
     """True when ``path`` is a registry directory (it holds ``registry.json``)."""
     return (Path(path) / MARKER_FILE).is_file()
@@ -163,13 +171,19 @@ class ModelRegistry:
         """Open the registry at ``root``, making it if it does not exist (an empty directory is fine)."""
         root = Path(root)
         if not is_registry(root):
-            if root.exists() and any(root.iterdir()):
+            # Under torchrun every rank opens the registry at once: entries another process is making
+            # right now (versions/, .staging/, the marker's temporary file) must not count as "not empty".
+            foreign = [p.name for p in root.iterdir() if not _registry_own(p.name)] if root.exists() else []
+            if foreign:
                 raise RegistryError(
-                    f"{root} exists and is not empty; a registry needs its own directory "
-                    f"(a plain model directory cannot become one)"
+                    f"{root} exists and is not empty ({', '.join(sorted(foreign)[:3])} ...); a registry "
+                    f"needs its own directory (a plain model directory cannot become one)"
                 )
             (root / VERSIONS_DIR).mkdir(parents=True, exist_ok=True)
-            write_json(root / MARKER_FILE, {"format": 1})
+            # written to a private name and renamed, so no process ever reads a half-written marker
+            tmp = root / f"{_MARKER_TMP_PREFIX}{os.getpid()}"
+            write_json(tmp, {"format": 1})
+            os.replace(tmp, root / MARKER_FILE)
         return cls(root)
 
     # -- reading ---------------------------------------------------------------------------

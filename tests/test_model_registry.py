@@ -139,6 +139,31 @@ def test_registry_create_refuses_a_non_empty_plain_directory(tiny_model_dir: Pat
         ModelRegistry.create(tiny_model_dir)
 
 
+def test_registry_create_joins_a_registry_another_rank_is_creating(tmp_path: Path) -> None:
+    # torchrun starts every rank at once: one may see versions/ (and the marker's temporary file)
+    # before the marker exists; that is the same registry being made, not a foreign directory
+    root = tmp_path / "reg"
+    (root / "versions").mkdir(parents=True)
+    (root / ".staging").mkdir()
+    (root / ".registry.json.tmp-4242").write_text("{")
+    reg = ModelRegistry.create(root)
+    assert is_registry(root) and reg.versions() == []
+    assert json.loads((root / "registry.json").read_text()) == {"format": 1}
+    assert ModelRegistry.create(root).root == root  # and the other rank opens it too
+
+
+def test_registry_create_from_many_processes_at_once(tmp_path: Path) -> None:
+    root = tmp_path / "reg"
+    code = "import sys; from stancewire.model.registry import ModelRegistry as R; R.create(sys.argv[1])"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(root)], stderr=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]
+    errors = [p.communicate()[1] for p in procs if p.wait() != 0]
+    assert errors == [] and is_registry(root)
+    assert sorted(p.name for p in root.iterdir()) == ["registry.json", "versions"]
+
+
 def test_eval_baselines_read_the_current_versions_data_and_replay_data(
     registry: ModelRegistry, tiny_model_dir: Path, small_labeled: Path, tmp_path: Path
 ) -> None:
