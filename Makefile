@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help venv model serve test test-fast lint check-data clean
+.PHONY: help venv model serve test test-fast lint check-data audit clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -42,5 +42,11 @@ lint: venv  ## ruff
 check-data: venv  ## validate the authored corpus (schema, duplicates, split leaks, statistics)
 	$(BIN)/stancewire data check seeds/corpus
 
+audit:  ## pip-audit over constraints.txt (needs network access to PyPI's vulnerability data or OSV)
+	$(PYTHON) -m venv .venv-audit
+	.venv-audit/bin/pip install --quiet pip-audit==2.10.1
+	# --strict: a package the service cannot look up fails the audit instead of passing unchecked
+	.venv-audit/bin/pip-audit --requirement constraints.txt --no-deps --disable-pip --strict
+
 clean:  ## remove the virtual environment and trained models
-	rm -rf $(VENV) models
+	rm -rf $(VENV) .venv-audit models
