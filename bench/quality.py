@@ -2,7 +2,7 @@
 
     python bench/quality.py --model models/default [--shared ../shared/data] [--json]
 
-Rows: the held-out test split of the authored corpus (never trained on), the 31 annotated gold
+Rows: the held-out test split of the authored corpus (never trained on), the 36 annotated gold
 articles end to end (extraction + speakers + stance), and, when the shared public data is present,
 the relabeled real news-event sentences (real news nobody on the team wrote; not trained on).
 """
