@@ -35,6 +35,8 @@ from typing import Any
 
 from stancewire.model.artifacts import (
     ENGINE_FILE,
+    atomic_tmp_prefix,
+    atomic_write_bytes,
     read_engine_config,
     read_json,
     read_labels,
@@ -62,7 +64,7 @@ class RegistryError(StancewireError):
     """A registry operation that cannot be done (bad version name, nothing to roll back to...)."""
 
 
-_MARKER_TMP_PREFIX = f".{MARKER_FILE}.tmp-"
+_MARKER_TMP_PREFIX = atomic_tmp_prefix(MARKER_FILE)
 
 
 def _registry_own(name: str) -> bool:
@@ -173,17 +175,18 @@ class ModelRegistry:
         if not is_registry(root):
             # Under torchrun every rank opens the registry at once: entries another process is making
             # right now (versions/, .staging/, the marker's temporary file) must not count as "not empty".
-            foreign = [p.name for p in root.iterdir() if not _registry_own(p.name)] if root.exists() else []
+            entries = root.iterdir() if root.exists() else []
+            foreign = sorted(p.name for p in entries if not _registry_own(p.name))
             if foreign:
+                shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
                 raise RegistryError(
-                    f"{root} exists and is not empty ({', '.join(sorted(foreign)[:3])} ...); a registry "
-                    f"needs its own directory (a plain model directory cannot become one)"
+                    f"{root} exists and is not empty ({shown}); a registry needs its own directory "
+                    f"(a plain model directory cannot become one)"
                 )
             (root / VERSIONS_DIR).mkdir(parents=True, exist_ok=True)
             # written to a private name and renamed, so no process ever reads a half-written marker
-            tmp = root / f"{_MARKER_TMP_PREFIX}{os.getpid()}"
-            write_json(tmp, {"format": 1})
-            os.replace(tmp, root / MARKER_FILE)
+            marker = json.dumps({"format": 1}, indent=2) + "\n"
+            atomic_write_bytes(root / MARKER_FILE, marker.encode("utf-8"))
         return cls(root)
 
     # -- reading ---------------------------------------------------------------------------

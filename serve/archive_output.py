@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
 import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from stancewire.model.artifacts import atomic_write_bytes
 from stancewire.model.errors import DataError
 from stancewire.model.labels import LABELS
 from stancewire.serve.scoring import COLUMNS
@@ -41,17 +41,6 @@ MANIFEST_KEYS = (
 """Manifest fields that must match for a run to add to an existing output."""
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that ``path`` is either absent or complete."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
