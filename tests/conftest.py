@@ -116,7 +116,7 @@ def _same_recipe(model_dir: Path, cfg: TrainConfig) -> bool:
 
 @pytest.fixture(scope="session")
 def default_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default recipe of `make model`, trained once per session (about 31 minutes on 2 cores).
+    """The default recipe of `make model`, trained once per session (about 34 minutes on 2 cores).
 
     Shared by every slow test that needs the real model (tests/test_slow_real_model.py and the
     browser test in tests/test_serve_page.py), so one session trains it once.
